@@ -1,0 +1,1 @@
+"""The composition root: app factory, lifespan, auth, HTTP routes, CLI."""

@@ -1,0 +1,1 @@
+"""Cross-cutting foundations: settings, database, ids, clock, money, i18n, crypto, bus."""

@@ -1,0 +1,1 @@
+"""Business rules per capability. Imports only `core` (and SQLModel/SQLAlchemy)."""

@@ -1,0 +1,1 @@
+"""GraphQL types, inputs, enums and payloads; `build_schema` composes the root."""
