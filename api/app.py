@@ -144,6 +144,7 @@ def create_app(
     db.set_publisher(bus.publish)
     state = AppState(settings=settings, db=db, bus=bus, principals=PrincipalResolver(db),
                      metrics=Metrics())
+    state.services.invalidate_principal = state.principals.invalidate
     _load_capabilities()
     schema = resolvers.build()
 

@@ -8,6 +8,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.ids import encode_gid
+from core.principal import Principal
 from core.principal import Role as RoleValue
 from domain.accounts import repository as repo
 from domain.accounts import service
@@ -115,13 +116,13 @@ def viewer_of(user: Any, memberships: list[MembershipView]) -> t.Viewer:
     )
 
 
-async def _auth_fields(session: AsyncSession, result: AuthResult) -> dict[str, Any]:
-    from core.principal import Principal
-
+async def _auth_fields(ctx: Context, session: AsyncSession, result: AuthResult) -> dict[str, Any]:
     assert result.user.id is not None
     user, rows = await repo.load_principal_rows(session, result.user.id)
     principal = Principal.build(result.user.id, rows, result.user.locale)
     _, memberships = await service.viewer(session, principal)
+    # The rest of this response (the viewer's nested fields) is read as the new user.
+    ctx.principal = principal
     return {
         "access_token": result.access_token,
         "refresh_token": result.refresh_token,
@@ -181,7 +182,7 @@ class AccountsMutation:
             result = await service.sign_in(
                 s, login=input.login, password=input.password, policy=policy(info.context)
             )
-            return await _auth_fields(s, result)
+            return await _auth_fields(info.context, s, result)
 
         return await run_mutation(info, t.AuthPayload, work)
 
@@ -191,7 +192,7 @@ class AccountsMutation:
             result = await service.refresh_session(
                 s, refresh_token=input.refresh_token, policy=policy(info.context)
             )
-            return await _auth_fields(s, result)
+            return await _auth_fields(info.context, s, result)
 
         return await run_mutation(info, t.AuthPayload, work)
 
@@ -208,7 +209,7 @@ class AccountsMutation:
                 locale=input.locale,
                 policy=policy(info.context),
             )
-            return await _auth_fields(s, result)
+            return await _auth_fields(info.context, s, result)
 
         return await run_mutation(info, t.AuthPayload, work)
 
@@ -251,7 +252,10 @@ class AccountsMutation:
             await service.close_account(s, info.context.principal, password=input.password)
             return {"ok": True}
 
-        return await run_mutation(info, _ok, work)
+        payload = await run_mutation(info, _ok, work)
+        if payload.ok:
+            info.context.services.invalidate_principal(info.context.principal.user_id)
+        return payload
 
 
 def _ok(*, user_errors: list[Any], ok: bool = False) -> OkPayload:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +18,16 @@ from core.settings import Settings
 from resolvers.loaders import Loaders
 
 
+def _noop(_: int | None = None) -> None:
+    return None
+
+
 @dataclass
 class Services:
     """Adapters the composition root wires in (payments, push, device commands)."""
 
+    # Drop a user's cached roles (after a role change or a closed account).
+    invalidate_principal: Callable[[int | None], None] = _noop
     extras: dict[str, Any] = field(default_factory=dict)
 
     def get(self, name: str) -> Any:
