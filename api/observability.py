@@ -10,8 +10,8 @@ import time
 import uuid
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST as PROM_CONTENT_TYPE
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
@@ -48,16 +48,22 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "linli_http_requests_total", "HTTP requests", ["route", "method", "status"],
+            "linli_http_requests_total",
+            "HTTP requests",
+            ["route", "method", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "linli_http_request_seconds", "HTTP request latency", ["route"],
+            "linli_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
             registry=self.registry,
         )
         self.errors = Counter(
-            "linli_http_errors_total", "HTTP responses with status >= 500", ["route"],
+            "linli_http_errors_total",
+            "HTTP responses with status >= 500",
+            ["route"],
             registry=self.registry,
         )
         self.websockets = Gauge(
@@ -68,8 +74,14 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-KNOWN_ROUTES = ("/graphql", "/healthz", "/readyz", "/metrics", "/webhooks/stripe",
-                "/devices/telemetry")
+KNOWN_ROUTES = (
+    "/graphql",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/webhooks/stripe",
+    "/devices/telemetry",
+)
 
 
 def _route_of(path: str) -> str:

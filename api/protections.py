@@ -34,7 +34,11 @@ def _depth(
             if sel.name.value in _INTROSPECTION_ROOTS:
                 # Tooling's introspection query is deep by nature and bounded by the schema.
                 continue
-            d = 1 + _depth(sel.selection_set, fragments, visiting, limit) if sel.selection_set else 1
+            d = (
+                1 + _depth(sel.selection_set, fragments, visiting, limit)
+                if sel.selection_set
+                else 1
+            )
         elif isinstance(sel, InlineFragmentNode):
             d = _depth(sel.selection_set, fragments, visiting, limit)
         elif isinstance(sel, FragmentSpreadNode):

@@ -143,8 +143,13 @@ async def seed_accounts(session: AsyncSession, demo: Demo) -> None:
     for floor in (1, 2, 3):
         for door in (1, 2):
             label = f"A-{floor}{door:02d}"
-            unit = Unit(community_id=heights.id, building_id=hb.id, label=label, floor=floor,
-                        area_centi_m2=9000 + floor * 500 + door * 120)
+            unit = Unit(
+                community_id=heights.id,
+                building_id=hb.id,
+                label=label,
+                floor=floor,
+                area_centi_m2=9000 + floor * 500 + door * 120,
+            )
             session.add(unit)
             await session.flush()
             assert unit.id is not None
@@ -180,15 +185,21 @@ async def seed_accounts(session: AsyncSession, demo: Demo) -> None:
     # Every other sold unit gets an owner; every seventh owner holds two units, so the
     # council's "one owner, one head" rule has real cases to count.
     free = [
-        label for label in demo.units
+        label
+        for label in demo.units
         if label not in owned and not (label.startswith("3-") and int(label[2:-2]) >= 9)
     ]
     owner_no = 0
     i = 0
     while i < len(free):
         owner_no += 1
-        uid = await _user(session, demo, f"owner{owner_no:02d}@demo.linli",
-                          f"业主{owner_no:02d} Owner {owner_no:02d}", 100 + owner_no)
+        uid = await _user(
+            session,
+            demo,
+            f"owner{owner_no:02d}@demo.linli",
+            f"业主{owner_no:02d} Owner {owner_no:02d}",
+            100 + owner_no,
+        )
         _role(session, uid, g, Role.RESIDENT)
         take = 2 if owner_no % 7 == 0 and i + 1 < len(free) else 1
         for label in free[i : i + take]:
@@ -230,8 +241,8 @@ async def run_seed(settings: Settings, *, if_empty: bool) -> int:
     finally:
         await db.dispose()
     if demo is None:
-        print("The database already has data; demo seed skipped.")  # noqa: T201
+        print("The database already has data; demo seed skipped.")
     else:
-        print("Seeded the demo communities Demo Garden and Demo Heights.")  # noqa: T201
-    print(logins_text())  # noqa: T201
+        print("Seeded the demo communities Demo Garden and Demo Heights.")
+    print(logins_text())
     return 0

@@ -50,8 +50,13 @@ _ISSUER = "linli"
 def issue_access_token(user_id: int) -> str:
     k = keys()
     now = utcnow()
-    claims = {"sub": str(user_id), "iat": now, "exp": now + k.access_ttl, "iss": _ISSUER,
-              "typ": "access"}
+    claims = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + k.access_ttl,
+        "iss": _ISSUER,
+        "typ": "access",
+    }
     return jwt.encode(claims, k.jwt_key, algorithm="HS256")
 
 
@@ -65,8 +70,7 @@ def decode_access_token(token: str) -> int:
             issuer=_ISSUER,
             # Expiry is checked below against core.clock rather than the wall clock,
             # so that time-driven tests and the server agree on "now".
-            options={"require": ["exp", "sub", "iat"], "verify_exp": False,
-                     "verify_iat": False},
+            options={"require": ["exp", "sub", "iat"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise Unauthenticated(str(exc)) from exc

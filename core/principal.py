@@ -37,7 +37,7 @@ class Principal:
 
     def has_role(self, community_id: int, *roles: Role) -> bool:
         held = self.roles.get(community_id)
-        return bool(held) and any(r in held for r in roles)
+        return held is not None and any(r in held for r in roles)
 
     def is_staff(self, community_id: int) -> bool:
         return self.has_role(community_id, *STAFF_ROLES)
@@ -46,9 +46,7 @@ class Principal:
         return frozenset(c for c, held in self.roles.items() if any(r in held for r in roles))
 
     @classmethod
-    def build(
-        cls, user_id: int, memberships: Iterable[tuple[int, str]], locale: str
-    ) -> Principal:
+    def build(cls, user_id: int, memberships: Iterable[tuple[int, str]], locale: str) -> Principal:
         by_community: dict[int, set[Role]] = {}
         for community_id, role in memberships:
             by_community.setdefault(community_id, set()).add(Role(role))

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 # Revisions import migrations.helpers: make the repository root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.settings import get_settings  # noqa: E402
-from domain.registry import metadata  # noqa: E402
+from core.settings import get_settings
+from domain.registry import metadata
 
 config = context.config
 

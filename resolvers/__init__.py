@@ -1,28 +1,36 @@
-"""Thin resolvers per capability; `build()` returns the served schema."""
+"""Thin resolvers per capability; `build()` returns the served schema.
+
+Every module in this package is imported, and the parts its classes registered with
+`resolvers.roots` are composed — a new capability needs no edit here.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from functools import lru_cache
 
 import strawberry
 
+_INFRA = {"base", "context", "loaders", "node", "roots"}
+
+
+def import_all() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name not in _INFRA:
+            importlib.import_module(f"{__name__}.{info.name}")
+
 
 @lru_cache(maxsize=1)
 def build() -> strawberry.Schema:
-    from resolvers import accounts
+    from resolvers import roots
     from resolvers.node import NodeQuery
-    from schema import accounts as account_types
     from schema.root import build_schema
 
+    import_all()
     return build_schema(
-        queries=[NodeQuery, accounts.AccountsQuery],
-        mutations=[accounts.AccountsMutation],
-        subscriptions=[],
-        types=[
-            account_types.User,
-            account_types.Unit,
-            account_types.Building,
-            account_types.Community,
-            account_types.AuditEntry,
-        ],
+        queries=[NodeQuery, *roots.queries],
+        mutations=roots.mutations,
+        subscriptions=roots.subscriptions,
+        types=roots.types,
     )

@@ -27,6 +27,7 @@ from resolvers.base import (
 from resolvers.context import Context, Info
 from resolvers.loaders import loader
 from resolvers.node import loader_fetcher, node_type
+from resolvers.roots import extra_types, mutation, query
 from schema import accounts as t
 from schema.base import Connection, OkPayload
 
@@ -131,6 +132,10 @@ async def _auth_fields(ctx: Context, session: AsyncSession, result: AuthResult) 
 
 
 # ---------------------------------------------------------------- roots
+extra_types(t.User, t.Unit, t.Building, t.Community, t.AuditEntry)
+
+
+@query
 @strawberry.type
 class AccountsQuery:
     @strawberry.field
@@ -174,6 +179,7 @@ class AccountsQuery:
         return connection(nodes, total, offset)
 
 
+@mutation
 @strawberry.type
 class AccountsMutation:
     @strawberry.mutation

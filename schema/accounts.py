@@ -171,6 +171,7 @@ class CreateInviteInput:
 @strawberry.type
 class InvitePayload:
     "The code is shown once; only its digest is stored."
+
     code: str | None = None
     expires_at: datetime | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

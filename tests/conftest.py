@@ -7,7 +7,14 @@ import pytest
 
 from core import clock as clock_module
 from core.clock import FrozenClock
-from tests.support import Backend, GraphQLClient, LiveServer, pg_reachable, service_missing, test_settings
+from tests.support import (
+    Backend,
+    GraphQLClient,
+    LiveServer,
+    pg_reachable,
+    service_missing,
+    test_settings,
+)
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -15,8 +22,11 @@ BACKENDS = ["sqlite", "postgres"]
 @pytest.fixture(scope="session", params=BACKENDS)
 async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
     if request.param == "postgres" and not await pg_reachable():
-        service_missing("PostgreSQL", "start it with `pg_ctlcluster --skip-systemctl-redirect "
-                        "$(ls /etc/postgresql) main start`")
+        service_missing(
+            "PostgreSQL",
+            "start it with `pg_ctlcluster --skip-systemctl-redirect "
+            "$(ls /etc/postgresql) main start`",
+        )
     b = Backend(request.param)
     await b.prepare()
     yield b

@@ -46,7 +46,7 @@ def service_missing(what: str, how: str) -> None:
 async def pg_reachable() -> bool:
     try:
         conn = await asyncpg.connect(PG_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True
@@ -164,8 +164,14 @@ class LiveServer:
         self.port = 0
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, lifespan="on",
-                                log_level="warning", ws_max_size=1 << 20)
+        config = uvicorn.Config(
+            self.app,
+            host="127.0.0.1",
+            port=0,
+            lifespan="on",
+            log_level="warning",
+            ws_max_size=1 << 20,
+        )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
         for _ in range(500):
@@ -208,9 +214,16 @@ class GraphQLClient:
             login = f"{login}@demo.linli"
         return keys.issue_access_token(self.demo.users[login])
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, *,
-                   as_: str | None = None, token: str | None = None, lang: str | None = None,
-                   headers: dict[str, str] | None = None) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: str | None = None,
+        token: str | None = None,
+        lang: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         h = {"content-type": "application/json"}
         if as_ is not None:
             token = self.token(as_)
@@ -232,8 +245,9 @@ class GraphQLClient:
         assert "errors" not in body, body["errors"]
         return body["data"]
 
-    async def errors(self, query: str, variables: dict[str, Any] | None = None,
-                     **kw: Any) -> list[dict[str, Any]]:
+    async def errors(
+        self, query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> list[dict[str, Any]]:
         """Run and return the GraphQL errors, asserting there were some."""
         resp = await self.post(query, variables, **kw)
         assert resp.status_code < 500, resp.text
@@ -284,8 +298,11 @@ class WSClient:
         self._next_id += 1
         sid = str(self._next_id)
         kind = "subscribe" if self.protocol == "graphql-transport-ws" else "start"
-        await self.ws.send(json.dumps({"id": sid, "type": kind,
-                                       "payload": {"query": query, "variables": variables or {}}}))
+        await self.ws.send(
+            json.dumps(
+                {"id": sid, "type": kind, "payload": {"query": query, "variables": variables or {}}}
+            )
+        )
         return sid
 
     async def next(self, timeout: float = 5.0) -> dict[str, Any]:

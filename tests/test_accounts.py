@@ -19,7 +19,10 @@ SIGN_IN = """mutation($login: String!, $password: String!) {
 }"""
 REFRESH = """mutation($t: String!) { refreshSession(input: {refreshToken: $t}) {
   accessToken refreshToken userErrors { code message } } }"""
-ME = "{ me { user { id displayName phoneMasked } memberships { community { name } units { label } } } }"
+ME = (
+    "{ me { user { id displayName phoneMasked } "
+    "memberships { community { name } units { label } } } }"
+)
 
 
 async def sign_in(api, login, password=DEMO_PASSWORD, **kw):
@@ -104,8 +107,11 @@ async def test_concurrent_refresh_with_one_token_rotates_once(api):
 
 async def test_bad_tokens_are_refused_with_401(api, clock):
     valid = api.token("resident1")
-    forged = jwt.encode({"sub": "1", "iat": 0, "exp": 4102444800, "iss": "linli",
-                         "typ": "access"}, "some-other-key-some-other-key-xx", algorithm="HS256")
+    forged = jwt.encode(
+        {"sub": "1", "iat": 0, "exp": 4102444800, "iss": "linli", "typ": "access"},
+        "some-other-key-some-other-key-xx",
+        algorithm="HS256",
+    )
     for token in ("garbage", forged, valid + "x"):
         resp = await api.post(ME, token=token)
         assert resp.status_code == 401
@@ -128,19 +134,30 @@ REDEEM = """mutation($code: String!, $phone: String!, $pw: String!) {
 
 async def test_invitation_flow(api):
     unit = api.unit_gid("3-101")
-    inv = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "RESIDENT", "units": [unit],
-                                         "rel": "OWNER"}, as_="staff1"))["createInvite"]
+    inv = (
+        await api.gql(
+            CREATE_INVITE,
+            {"c": api.garden, "role": "RESIDENT", "units": [unit], "rel": "OWNER"},
+            as_="staff1",
+        )
+    )["createInvite"]
     assert inv["userErrors"] == [] and len(inv["code"]) == 14
-    redeemed = (await api.gql(REDEEM, {"code": inv["code"].lower(), "phone": "13912345678",
-                                       "pw": "a-long-password"}))["redeemInvite"]
+    redeemed = (
+        await api.gql(
+            REDEEM, {"code": inv["code"].lower(), "phone": "13912345678", "pw": "a-long-password"}
+        )
+    )["redeemInvite"]
     assert redeemed["userErrors"] == []
     [m] = redeemed["viewer"]["memberships"]
     assert m["roles"] == ["RESIDENT"] and [u["label"] for u in m["units"]] == ["3-101"]
     # The new owner signs in with the phone.
     assert (await sign_in(api, "13912345678", "a-long-password"))["accessToken"]
     # A code works once.
-    again = (await api.gql(REDEEM, {"code": inv["code"], "phone": "13912345679",
-                                    "pw": "a-long-password"}))["redeemInvite"]
+    again = (
+        await api.gql(
+            REDEEM, {"code": inv["code"], "phone": "13912345679", "pw": "a-long-password"}
+        )
+    )["redeemInvite"]
     assert again["userErrors"][0]["field"] == ["input", "code"]
     async with api.db.reader() as s:
         user = await s.scalar(select(User).where(User.display_name == "新业主"))
@@ -154,43 +171,72 @@ async def test_invitation_rules(api, clock):
     # are refused; a resident invite names its units.
     errs = await api.errors(CREATE_INVITE, {"c": api.garden, "role": "STAFF"}, as_="resident1")
     assert errs[0]["extensions"]["code"] == "FORBIDDEN"
-    r = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "MANAGER"},
-                       as_="staff1"))["createInvite"]
+    r = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "MANAGER"}, as_="staff1"))[
+        "createInvite"
+    ]
     assert r["userErrors"][0]["code"] == "FORBIDDEN"
-    r = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "RESIDENT",
-                                       "units": [api.unit_gid("A-101")], "rel": "TENANT"},
-                       as_="staff1", lang="en"))["createInvite"]
+    r = (
+        await api.gql(
+            CREATE_INVITE,
+            {
+                "c": api.garden,
+                "role": "RESIDENT",
+                "units": [api.unit_gid("A-101")],
+                "rel": "TENANT",
+            },
+            as_="staff1",
+            lang="en",
+        )
+    )["createInvite"]
     assert r["userErrors"][0]["message"] == "The units do not belong to this community."
-    r = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "RESIDENT"},
-                       as_="staff1"))["createInvite"]
+    r = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "RESIDENT"}, as_="staff1"))[
+        "createInvite"
+    ]
     assert r["userErrors"][0]["field"] == ["input", "unitIds"]
     # Expired codes are refused.
-    inv = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "CAREGIVER"},
-                         as_="manager"))["createInvite"]
+    inv = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "CAREGIVER"}, as_="manager"))[
+        "createInvite"
+    ]
     clock.advance(days=15)
-    r = (await api.gql(REDEEM, {"code": inv["code"], "phone": "13912340000",
-                                "pw": "a-long-password"}))["redeemInvite"]
+    r = (
+        await api.gql(
+            REDEEM, {"code": inv["code"], "phone": "13912340000", "pw": "a-long-password"}
+        )
+    )["redeemInvite"]
     assert r["userErrors"][0]["code"] == "INVALID"
 
 
 async def test_redeem_input_validation(api):
-    inv = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "CAREGIVER"},
-                         as_="manager"))["createInvite"]
-    bad_phone = (await api.gql(REDEEM, {"code": inv["code"], "phone": "12", "pw": "long-password"},
-                               lang="en"))["redeemInvite"]
+    inv = (await api.gql(CREATE_INVITE, {"c": api.garden, "role": "CAREGIVER"}, as_="manager"))[
+        "createInvite"
+    ]
+    bad_phone = (
+        await api.gql(
+            REDEEM, {"code": inv["code"], "phone": "12", "pw": "long-password"}, lang="en"
+        )
+    )["redeemInvite"]
     assert bad_phone["userErrors"][0]["field"] == ["input", "phone"]
-    weak = (await api.gql(REDEEM, {"code": inv["code"], "phone": "13912340001", "pw": "short"}))
+    weak = await api.gql(REDEEM, {"code": inv["code"], "phone": "13912340001", "pw": "short"})
     assert weak["redeemInvite"]["userErrors"][0]["field"] == ["input", "password"]
     # An existing phone joins only with that account's password.
-    taken = (await api.gql(REDEEM, {"code": inv["code"], "phone": "13800130000",
-                                    "pw": "not-the-password"}))["redeemInvite"]
+    taken = (
+        await api.gql(
+            REDEEM, {"code": inv["code"], "phone": "13800130000", "pw": "not-the-password"}
+        )
+    )["redeemInvite"]
     assert taken["userErrors"][0]["code"] == "CONFLICT"
-    joined = (await api.gql(REDEEM, {"code": inv["code"], "phone": "13800130000",
-                                     "pw": DEMO_PASSWORD}))["redeemInvite"]
+    joined = (
+        await api.gql(REDEEM, {"code": inv["code"], "phone": "13800130000", "pw": DEMO_PASSWORD})
+    )["redeemInvite"]
     assert joined["userErrors"] == []
     async with api.db.reader() as s:
-        roles = (await s.scalars(select(Membership.role).where(
-            Membership.user_id == api.demo.users["resident1@demo.linli"]))).all()
+        roles = (
+            await s.scalars(
+                select(Membership.role).where(
+                    Membership.user_id == api.demo.users["resident1@demo.linli"]
+                )
+            )
+        ).all()
         assert sorted(roles) == ["CAREGIVER", "RESIDENT"]
 
 
@@ -211,21 +257,26 @@ async def test_personal_data_is_encrypted_and_masked(api):
 
 async def test_export_and_close_account(api):
     token = api.token("tenant1")
-    exported = await api.gql("mutation { exportMyData { data userErrors { code } } }",
-                             token=token)
+    exported = await api.gql("mutation { exportMyData { data userErrors { code } } }", token=token)
     data = exported["exportMyData"]["data"]
     assert data["user"]["email"] == "tenant1@demo.linli"
     assert data["memberships"][0]["units"] == ["2-301"]
-    wrong = await api.gql('mutation { closeAccount(input: {password: "wrong-one"}) { ok '
-                          "userErrors { code } } }", token=token)
+    wrong = await api.gql(
+        'mutation { closeAccount(input: {password: "wrong-one"}) { ok userErrors { code } } }',
+        token=token,
+    )
     assert wrong["closeAccount"]["ok"] is False
-    closed = await api.gql('mutation { closeAccount(input: {password: "%s"}) { ok } }'
-                           % DEMO_PASSWORD, token=token)
+    closed = await api.gql(
+        f'mutation {{ closeAccount(input: {{password: "{DEMO_PASSWORD}"}}) {{ ok }} }}', token=token
+    )
     assert closed["closeAccount"]["ok"] is True
     # The token stops working at once and the login is gone.
     assert (await api.post(ME, token=token)).status_code == 401
     r = await sign_in(api, "tenant1@demo.linli")
     assert r["accessToken"] is None
-    audit = await api.gql('query($c: ID!) { auditLog(communityId: $c) { edges { node { action } } } }',
-                          {"c": api.garden}, as_="manager")
+    audit = await api.gql(
+        "query($c: ID!) { auditLog(communityId: $c) { edges { node { action } } } }",
+        {"c": api.garden},
+        as_="manager",
+    )
     assert audit is not None

@@ -31,10 +31,6 @@ async def load_principal_rows(
     return user, [(c, r) for c, r in rows.all()]
 
 
-def visible_communities(principal: Principal) -> Select[tuple[Community]]:
-    return select(Community).where(Community.id.in_(principal.community_ids))  # type: ignore[union-attr]
-
-
 async def communities_by_ids(
     session: AsyncSession, principal: Principal, ids: Iterable[int]
 ) -> dict[int, Community]:
@@ -120,7 +116,9 @@ def occupied_unit_ids(user_id: int) -> Select[tuple[int]]:
         union(
             select(Ownership.unit_id).where(Ownership.user_id == user_id),
             select(Tenancy.unit_id).where(Tenancy.user_id == user_id),
-        ).subquery().c[0]
+        )
+        .subquery()
+        .c[0]
     )
 
 

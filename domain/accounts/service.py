@@ -93,8 +93,11 @@ async def create_user(
     locale: str = "zh-CN",
 ) -> User:
     cipher = keys.cipher()
-    user = User(display_name=display_name, password_hash=hash_password(password),
-                locale=normalize_locale(locale))
+    user = User(
+        display_name=display_name,
+        password_hash=hash_password(password),
+        locale=normalize_locale(locale),
+    )
     if email:
         user.email_enc = cipher.encrypt(normalize_email(email))
         user.email_bidx = cipher.blind_index(normalize_email(email))
@@ -270,8 +273,15 @@ async def create_invitation(
     )
     session.add(invitation)
     await session.flush()
-    audit.record(session, principal, "invite.create", community_id=community_id,
-                 target=f"invitation:{invitation.id}", role=role.value, units=unit_ids)
+    audit.record(
+        session,
+        principal,
+        "invite.create",
+        community_id=community_id,
+        target=f"invitation:{invitation.id}",
+        role=role.value,
+        units=unit_ids,
+    )
     return invitation, code
 
 
@@ -310,8 +320,13 @@ async def redeem_invite(
             raise PhoneTaken(field=["input", "phone"])
         user = existing
     else:
-        user = await create_user(session, display_name=display_name, phone=phone_n,
-                                 password=password, locale=locale or "zh-CN")
+        user = await create_user(
+            session,
+            display_name=display_name,
+            phone=phone_n,
+            password=password,
+            locale=locale or "zh-CN",
+        )
     assert user.id is not None and invitation.id is not None
     # Claim atomically: two concurrent redemptions of one code cannot both succeed.
     claimed = await session.execute(
@@ -327,8 +342,13 @@ async def redeem_invite(
             await _ensure(session, Ownership, unit_id=unit_id, user_id=user.id)
         elif invitation.relation == "TENANT":
             await _ensure(session, Tenancy, unit_id=unit_id, user_id=user.id)
-    audit.record(session, Principal(user_id=user.id), "invite.redeem",
-                 community_id=invitation.community_id, target=f"invitation:{invitation.id}")
+    audit.record(
+        session,
+        Principal(user_id=user.id),
+        "invite.redeem",
+        community_id=invitation.community_id,
+        target=f"invitation:{invitation.id}",
+    )
     return await _issue_tokens(session, user, policy)
 
 
