@@ -211,5 +211,5 @@ def create_app(
 
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.linli = state
-    app.add_middleware(ObservabilityMiddleware, metrics=state.metrics)
+    app.add_middleware(ObservabilityMiddleware, metrics=state.metrics, count_sql=settings.count_sql)
     return app

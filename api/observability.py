@@ -13,6 +13,8 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST as PROM_CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from core.db import sql_counter
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -92,9 +94,10 @@ def _route_of(path: str) -> str:
 
 
 class ObservabilityMiddleware:
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, metrics: Metrics, count_sql: bool = False) -> None:
         self.app = app
         self.metrics = metrics
+        self.count_sql = count_sql
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -119,11 +122,18 @@ class ObservabilityMiddleware:
         route = _route_of(scope["path"])
         started = time.perf_counter()
         status_holder = [500]
+        counter: list[int] | None = None
+        if self.count_sql:
+            counter = [0]
+            sql_counter.set(counter)
 
         async def send_wrapper(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status_holder[0] = message["status"]
-                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+                headers = message.setdefault("headers", [])
+                headers.append((b"x-request-id", rid.encode()))
+                if counter is not None:
+                    headers.append((b"x-sql-count", str(counter[0]).encode()))
             await send(message)
 
         try:

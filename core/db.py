@@ -7,6 +7,7 @@ commit run the side effects that domain code queued with `on_commit` / `emit`.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +30,18 @@ from core.clock import utcnow
 log = logging.getLogger("linli.db")
 
 AfterCommit = Callable[[], Awaitable[None] | None]
+
+# When set (per request, by the app when LINLI_COUNT_SQL is on), every statement sent
+# to the database adds one: the benchmarks report round-trips per request with it.
+sql_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "sql_counter", default=None
+)
+
+
+def _count_statement(*_: Any) -> None:
+    counter = sql_counter.get()
+    if counter is not None:
+        counter[0] += 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -101,6 +114,8 @@ class Database:
                 kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_timeout=60)
             self.write_engine = create_async_engine(url, **kwargs)
             self.read_engine = self.write_engine
+        for engine in {self.write_engine, self.read_engine}:
+            event.listen(engine.sync_engine, "before_cursor_execute", _count_statement)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 

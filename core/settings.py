@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # Lets tests and staging point firebase_admin at a stub of the FCM v1 API.
     fcm_endpoint: str | None = None
 
+    # Benchmarks: answer each HTTP request with an x-sql-count header (round-trips).
+    count_sql: bool = False
+    # Benchmarks: serve /bench/* plain-Starlette twins of GraphQL queries (same SQL).
+    bench_routes: bool = False
+
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     log_json: bool = True
