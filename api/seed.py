@@ -59,6 +59,9 @@ class Demo:
     units: dict[str, int] = field(default_factory=dict)  # "1-101" → id (Demo Garden)
     heights_units: dict[str, int] = field(default_factory=dict)
     buildings: dict[str, int] = field(default_factory=dict)  # "1" → id (Demo Garden)
+    elders: dict[str, int] = field(default_factory=dict)  # login → elder id
+    # Capabilities keep the ids of their demo data here: extra["offerings"] = {...}
+    extra: dict[str, dict[str, int]] = field(default_factory=dict)
     password_hash: str = ""
 
 
