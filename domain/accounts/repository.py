@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import Select, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.principal import Principal
+from core.principal import Principal, Role
 from domain.accounts.models import (
     Building,
     Community,
@@ -158,12 +158,17 @@ async def occupies(session: AsyncSession, user_id: int, unit_id: int) -> bool:
 async def users_by_ids(
     session: AsyncSession, principal: Principal, ids: Iterable[int]
 ) -> dict[int, User]:
-    """Users the principal may see: themselves and members of a shared community."""
+    """Users the principal may see: themselves, and members of a community where the
+    principal lives or works. A merchant's role alone does not open the residents'
+    directory (merchants see the people who booked them through their bookings)."""
     ids = list(set(ids))
     if not ids or principal.is_anonymous:
         return {}
+    communities = principal.communities_with(
+        Role.RESIDENT, Role.CAREGIVER, Role.STAFF, Role.MANAGER
+    )
     shared = select(Membership.user_id).where(
-        Membership.community_id.in_(principal.community_ids)  # type: ignore[attr-defined]
+        Membership.community_id.in_(communities)  # type: ignore[attr-defined]
     )
     rows = await session.scalars(
         select(User).where(
