@@ -59,3 +59,7 @@ migration: $(STAMP)
 	rm -f /tmp/linli-autogen.db*
 	$(BIN)/python -c "from api.migrate import upgrade, autogenerate; u='sqlite+aiosqlite:////tmp/linli-autogen.db'; upgrade(u); autogenerate(u, '$(m)')"
 	$(BIN)/ruff format migrations/versions >/dev/null
+
+## A longer fuzzing run (schemathesis, GraphQL mode) than the bounded one in `make test`.
+fuzz: $(STAMP)
+	LINLI_FUZZ_EXAMPLES=50 LINLI_FUZZ_SEED=$$RANDOM $(BIN)/pytest -q tests/test_fuzz.py

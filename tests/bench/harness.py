@@ -81,6 +81,8 @@ class BenchServer:
         self.url = ""
         self._tmp: str | None = None
         self._pg_name: str | None = None
+        self.log_path: Path | None = None
+        self._log_file: Any = None
 
     @property
     def base_url(self) -> str:
@@ -122,10 +124,13 @@ class BenchServer:
     async def start(self) -> None:
         if not self.url:
             await self.prepare_database()
+        if self.log_path is not None:
+            self._log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [str(BIN / "linli"), "serve", "--port", str(self.port), "--workers", str(self.workers)],
             env=self.env(),
             cwd=ROOT,
+            stderr=self._log_file,
         )
         async with httpx.AsyncClient() as client:
             for _ in range(300):
@@ -144,6 +149,8 @@ class BenchServer:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self._log_file is not None:
+            self._log_file.close()
         if self._pg_name:
             conn = await asyncpg.connect(PG_ADMIN)
             await conn.execute(f'DROP DATABASE IF EXISTS "{self._pg_name}" WITH (FORCE)')
