@@ -176,13 +176,13 @@ class GraphQLHTTP:
         self._exec_kwargs = execution_context_class_kwargs(StrawberryGraphQLCoreExecutionContext)
 
     async def handle(self, request: Request) -> Response:
+        if request.method == "GET" and self.graphiql and "query" not in request.query_params:
+            if "text/html" in request.headers.get("accept", ""):
+                return HTMLResponse(GRAPHIQL_HTML)
         try:
             media = _choose_media_type(request.headers.get("accept"))
         except RequestError as exc:
             return _plain_error(exc)
-        if request.method == "GET" and self.graphiql and "query" not in request.query_params:
-            if "text/html" in request.headers.get("accept", ""):
-                return HTMLResponse(GRAPHIQL_HTML)
         try:
             params = await self._params(request)
             return await self._execute(request, params, media)

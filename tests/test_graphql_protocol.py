@@ -6,8 +6,10 @@ import json
 
 import pytest
 from graphql import GraphQLError
+from starlette.requests import Request
 
-from api.graphql_http import mask_errors
+import resolvers
+from api.graphql_http import GraphQLHTTP, mask_errors
 from tests.support import WSClient
 
 ME = "{ me { user { displayName } } }"
@@ -195,3 +197,19 @@ async def test_anonymous_callers_reach_only_the_auth_mutations(api):
         {"c": api.garden},
     )
     assert errs[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_graphiql_only_in_dev(api):
+    # The test server runs with LINLI_ENV=test: no IDE, a plain 4xx for a browser GET.
+    resp = await api.http.get("/graphql", headers={"accept": "text/html"})
+    assert resp.status_code in (400, 406)
+    dev = GraphQLHTTP(resolvers.build(), api.server.settings, make_context=None, graphiql=True)
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/graphql",
+        "query_string": b"",
+        "headers": [(b"accept", b"text/html")],
+    }
+    page = await dev.handle(Request(scope))
+    assert page.status_code == 200 and b"GraphiQL" in page.body
