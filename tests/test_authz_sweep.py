@@ -1,7 +1,7 @@
 """The authorization sweep: every Query and Mutation field of the served schema is
 called as anonymous, as a user of another community (residentb of Demo Heights) and as
 a merchant, aimed at community A's (Demo Garden's) data. Nothing of A may come back and
-nothing may change. A new field without a case here fails the sweep.
+nothing may change. A new field without a case (in `tests/authz/<cap>.py`) fails the sweep.
 
 A case names a document, the variables (pointing at A's rows) and how its answer may
 look:
@@ -14,8 +14,6 @@ look:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLObjectType
@@ -24,65 +22,10 @@ from sqlalchemy import text
 import resolvers
 from api.app import _load_capabilities
 from domain.registry import metadata
+from tests.authz import load_all
 from tests.support import GraphQLClient
 
-Vars = Callable[[GraphQLClient], dict[str, Any]]
-
-
-@dataclass
-class Case:
-    document: str
-    variables: Vars = lambda api: {}
-    own: bool = False
-    merchant_ok: bool = False
-
-
-CASES: dict[str, Case] = {}
-
-
-def case(field: str, document: str, variables: Vars | None = None, **kw: Any) -> None:
-    CASES[field] = Case(document, variables or (lambda api: {}), **kw)
-
-
-# ---------------------------------------------------------------- accounts
-case(
-    "Query.node",
-    "query($id: ID!) { node(id: $id) { id } }",
-    lambda api: {"id": api.gid("User", api.demo.users["resident1@demo.linli"])},
-)
-case("Query.me", "{ me { user { id } memberships { community { id } units { id } } } }", own=True)
-case(
-    "Query.auditLog",
-    "query($c: ID!) { auditLog(communityId: $c) { totalCount edges { node { action } } } }",
-    lambda api: {"c": api.garden},
-)
-case(
-    "Mutation.signIn",
-    'mutation { signIn(input: {login: "resident1@demo.linli", '
-    'password: "wrong-password"}) { accessToken userErrors { code } } }',
-)
-case(
-    "Mutation.refreshSession",
-    'mutation { refreshSession(input: {refreshToken: "x"}) { accessToken userErrors { code } } }',
-)
-case(
-    "Mutation.redeemInvite",
-    'mutation { redeemInvite(input: {code: "AAAA-BBBB-CCCC", '
-    'displayName: "x", phone: "13900000000", password: "long-enough-pw"}) '
-    "{ accessToken userErrors { code } } }",
-)
-case(
-    "Mutation.createInvite",
-    "mutation($c: ID!) { createInvite(input: {communityId: $c, "
-    "role: STAFF}) { code userErrors { code } } }",
-    lambda api: {"c": api.garden},
-)
-case("Mutation.signOut", 'mutation { signOut(input: {refreshToken: "x"}) { ok } }', own=True)
-case("Mutation.exportMyData", "mutation { exportMyData { data } }", own=True)
-case(
-    "Mutation.closeAccount",
-    'mutation { closeAccount(input: {password: "not-it"}) { ok userErrors { code } } }',
-)
+CASES = load_all()
 
 
 # ---------------------------------------------------------------- the sweep

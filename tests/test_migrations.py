@@ -49,3 +49,15 @@ async def test_upgrade_head_matches_models_then_downgrade(kind):
     finally:
         if kind == "postgres":
             await drop_pg_database(url)
+
+
+def test_one_head():
+    """Revisions form one chain. Capabilities built side by side each start from the
+    head they saw; whoever lands second re-points its revision's down_revision at the
+    head it merged, so `make migration` and a reader of the history see one line."""
+    from alembic.script import ScriptDirectory
+
+    from api.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"several migration heads {heads}: re-point yours at main's"
