@@ -1,7 +1,7 @@
 """devices alarms and work orders
 
 Revision ID: 2247e1f190d4
-Revises: 4490e7d380f7
+Revises: 908721f9ef3d
 Create Date: 2026-11-23 10:39:51.866376
 """
 
@@ -16,7 +16,7 @@ import core.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = "2247e1f190d4"
-down_revision: str | None = "4490e7d380f7"
+down_revision: str | None = "908721f9ef3d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
