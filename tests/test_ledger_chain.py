@@ -5,6 +5,7 @@ concurrent appends on one account."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from sqlalchemy import text
 
@@ -39,7 +40,7 @@ async def test_common_income_chain_idempotency_and_tampering(api: GraphQLClient,
     entries = [first] + [await _income(api, f"park-{i}", 100 * i) for i in range(2, 8)]
     assert [e.seq for e in entries] == list(range(1, 8))
     assert entries[-1].balance_after_minor == 800 + sum(100 * i for i in range(2, 8))
-    assert all(b.prev_hash == a.hash for a, b in zip(entries, entries[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     ok = await _verify(api)
     assert ok.valid and ok.entries == 7 and ok.head_hash == entries[-1].hash
 
