@@ -1,7 +1,7 @@
 """elder care plans check-ins visits
 
 Revision ID: 19e949acef04
-Revises: 4490e7d380f7
+Revises: 2247e1f190d4
 Create Date: 2026-11-23 10:39:18.807913
 """
 
@@ -16,7 +16,7 @@ import core.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = "19e949acef04"
-down_revision: str | None = "4490e7d380f7"
+down_revision: str | None = "2247e1f190d4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
