@@ -1,7 +1,7 @@
 """council and ledgers
 
 Revision ID: 6a9e74040d56
-Revises: 2247e1f190d4
+Revises: 19e949acef04
 Create Date: 2026-11-23 10:40:42.810351
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from migrations.helpers import make_append_only
 
 revision: str = "6a9e74040d56"
-down_revision: str | None = "2247e1f190d4"
+down_revision: str | None = "19e949acef04"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
