@@ -38,7 +38,6 @@ PENDING: dict[str, list[str]] = {
         "CancelBookingInput",
         "CreateOfferingInput",
         "Merchant",
-        "Money",
         "Mutation.bookService",
         "Mutation.cancelBooking",
         "Mutation.createServiceOffering",
@@ -87,31 +86,6 @@ PENDING: dict[str, list[str]] = {
     # elder care (issue 7)
     "elder care": [
         "Subscription.careAlerts",
-    ],
-    # council (issue 8)
-    "council": [
-        "Ballot",
-        "BallotChoice",
-        "BallotPayload",
-        "CastBallotInput",
-        "Comment",
-        "CommentConnection",
-        "CommentEdge",
-        "CommentPayload",
-        "CouncilMatter",
-        "CreateProposalInput",
-        "Mutation.castBallot",
-        "Mutation.createProposal",
-        "Mutation.postComment",
-        "PostCommentInput",
-        "Proposal",
-        "ProposalConnection",
-        "ProposalEdge",
-        "ProposalKind",
-        "ProposalPayload",
-        "ProposalStatus",
-        "Query.proposals",
-        "Tally",
     ],
     # ledgers (issue 9)
     "ledgers": [
