@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ class FcmSender:
         service = messaging._get_messaging_service(app)
         if self.endpoint != FCM_BASE:
             service._fcm_url = f"{self.endpoint}/v1/projects/{service._project_id}/messages:send"
+            _skip_google_boundary_lookup(service._credential)
         parts = urlsplit(self.endpoint)
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=4,
@@ -120,6 +122,16 @@ class FcmSender:
         if self._app is not None:
             app, self._app = self._app, None
             await asyncio.to_thread(firebase_admin.delete_app, app)
+
+
+def _skip_google_boundary_lookup(credential: Any) -> None:
+    """google-auth looks up the service account's regional access boundary at
+    iamcredentials.googleapis.com after each token refresh. Against a stub or relay
+    there is no Google to ask, so give the credential a long-lived no-op boundary."""
+    setter = getattr(credential, "_set_regional_access_boundary", None)
+    if setter is not None:
+        expiry = datetime.now(UTC).replace(tzinfo=None) + timedelta(days=3650)
+        setter({"encodedLocations": "0x0", "expiry": expiry})
 
 
 def to_fcm(m: PushMessage) -> messaging.Message:
