@@ -38,7 +38,6 @@ PENDING: dict[str, list[str]] = {
         "CancelBookingInput",
         "CreateOfferingInput",
         "Merchant",
-        "Money",
         "Mutation.bookService",
         "Mutation.cancelBooking",
         "Mutation.createServiceOffering",
@@ -70,9 +69,7 @@ PENDING: dict[str, list[str]] = {
         "Mutation.issueBills",
         "Mutation.payBills",
         "PayBillsInput",
-        "Payment",
         "PaymentPayload",
-        "PaymentStatus",
         "Query.myBills",
     ],
     # parking (issue 6)
