@@ -50,7 +50,9 @@ async def stays(api: GraphQLClient, plate: str) -> list[ParkingSession]:
         rows = await s.scalars(
             select(ParkingSession).where(ParkingSession.plate == plate).order_by(ParkingSession.id)
         )
-        return list(rows)
+        out = list(rows)
+        s.expunge_all()  # keep them readable after the reader rolls back
+        return out
 
 
 async def gate_commands(api: GraphQLClient, gate: str) -> list[DeviceCommand]:
@@ -60,7 +62,9 @@ async def gate_commands(api: GraphQLClient, gate: str) -> list[DeviceCommand]:
             .where(DeviceCommand.device_id == pk(api, gate))
             .order_by(DeviceCommand.id)
         )
-        return list(rows)
+        out = list(rows)
+        s.expunge_all()
+        return out
 
 
 def exit_qr(api: GraphQLClient) -> str:
@@ -155,7 +159,8 @@ async def test_unknown_camera_events_are_ignored(api: GraphQLClient, clock) -> N
     async with api.db.reader() as s:
         assert (await s.scalars(select(ParkingSession))).all() == []
         lane = await s.get(ParkingLane, pk(api, "exit_lane"))
-        assert lane is not None and lane.waiting_session_id is None
+        assert lane is not None
+        assert lane.waiting_session_id is None
     assert await gate_commands(api, "gate_out") == []
 
 

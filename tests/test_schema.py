@@ -78,11 +78,7 @@ PENDING: dict[str, list[str]] = {
     # parking (issue 6)
     "parking": [
         "Mutation.payParking",
-        "ParkingQuote",
-        "ParkingSession",
-        "ParkingStatus",
         "PayParkingInput",
-        "Query.parkingQuote",
     ],
     # elder care (issue 7)
     "elder care": [

@@ -53,14 +53,20 @@ def parking_routes(state: AppState) -> list[BaseRoute]:
             return JSONResponse({"error": "no such lane"}, status_code=404)
         async with state.db.reader() as session:
             lane = await repo.lane(session, int(raw))
+            found = (
+                (lane.community_id, lane.direction, lane.qr_version, lane.name)
+                if lane is not None
+                else None
+            )
         # Other communities' lanes are "not found": their existence is not revealed.
-        if lane is None or not principal.is_staff(lane.community_id):
+        if found is None or not principal.is_staff(found[0]):
             return JSONResponse({"error": "no such lane"}, status_code=404)
-        if lane.direction != EXIT:
+        _, direction, version, name = found
+        if direction != EXIT:
             return JSONResponse({"error": "only exit lanes have a QR code"}, status_code=404)
-        url = qr.lane_url(state.settings.public_base_url, lane.id or 0, lane.qr_version)
+        url = qr.lane_url(state.settings.public_base_url, int(raw), version)
         out = io.BytesIO()
-        segno.make(url, error="m").save(out, kind="svg", scale=8, border=4, title=lane.name)
+        segno.make(url, error="m").save(out, kind="svg", scale=8, border=4, title=name)
         return Response(
             out.getvalue(),
             media_type="image/svg+xml",

@@ -176,7 +176,9 @@ async def on_charger_reading(
         return
     status = status.upper()
     meter = values.get("meter_wh")
-    meter_wh = int(meter) if isinstance(meter, int | float) and not isinstance(meter, bool) else None
+    meter_wh = (
+        int(meter) if isinstance(meter, int | float) and not isinstance(meter, bool) else None
+    )
     at = min(ts, utcnow())
     active = await repo.active_charge(session, charger.id or 0, lock=True)
     if status == CHARGING and active is None and meter_wh is not None:

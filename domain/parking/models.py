@@ -32,9 +32,7 @@ class ParkingTariff(SQLModel, table=True):
         CheckConstraint("forgive_minutes >= 0 AND forgive_minutes < 60", name="forgive_range"),
         CheckConstraint("grace_minutes >= 0", name="grace_not_negative"),
         CheckConstraint("reentry_minutes >= 0", name="reentry_not_negative"),
-        CheckConstraint(
-            "daily_cap_minor IS NULL OR daily_cap_minor >= 0", name="cap_not_negative"
-        ),
+        CheckConstraint("daily_cap_minor IS NULL OR daily_cap_minor >= 0", name="cap_not_negative"),
     )
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = fk("communities.id")

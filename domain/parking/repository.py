@@ -30,7 +30,9 @@ async def lane(session: AsyncSession, lane_id: int, *, lock: bool = False) -> Pa
 
 
 async def lane_by_camera(session: AsyncSession, device_id: int) -> ParkingLane | None:
-    return await session.scalar(select(ParkingLane).where(ParkingLane.camera_device_id == device_id))
+    return await session.scalar(
+        select(ParkingLane).where(ParkingLane.camera_device_id == device_id)
+    )
 
 
 async def lot_and_tariff(session: AsyncSession, lot_id: int) -> tuple[ParkingLot, ParkingTariff]:
@@ -136,7 +138,7 @@ async def latest_open_session_in(
             ParkingSession.community_id.in_(community_ids),  # type: ignore[attr-defined]
             ParkingSession.exited_at.is_(None),  # type: ignore[union-attr]
         )
-        .order_by(ParkingSession.entered_at.desc())
+        .order_by(ParkingSession.entered_at.desc())  # type: ignore[attr-defined]
         .limit(1)
     )
 
