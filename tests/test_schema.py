@@ -83,20 +83,6 @@ PENDING: dict[str, list[str]] = {
     # elder care (issue 7)
     "elder care": [
         "Subscription.careAlerts",
-        "CheckIn",
-        "CheckInInput",
-        "CheckInKind",
-        "CheckInPayload",
-        "CheckInPlan",
-        "CheckInPlanPayload",
-        "CheckInWindow",
-        "CheckInWindowInput",
-        "Elder",
-        "ElderStatus",
-        "Mutation.checkIn",
-        "Mutation.setCheckInPlan",
-        "Query.myElders",
-        "SetCheckInPlanInput",
     ],
     # council (issue 8)
     "council": [

@@ -1,7 +1,7 @@
 """parking lots lanes vehicles sessions chargers
 
 Revision ID: 5adbb6029ca0
-Revises: 2247e1f190d4
+Revises: 6a9e74040d56
 Create Date: 2026-11-23 10:44:29.640255
 """
 
@@ -16,7 +16,7 @@ import core.db
 
 
 revision: str = "5adbb6029ca0"
-down_revision: str | None = "2247e1f190d4"
+down_revision: str | None = "6a9e74040d56"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
