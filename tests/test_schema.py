@@ -38,7 +38,6 @@ PENDING: dict[str, list[str]] = {
         "CancelBookingInput",
         "CreateOfferingInput",
         "Merchant",
-        "Money",
         "Mutation.bookService",
         "Mutation.cancelBooking",
         "Mutation.createServiceOffering",
