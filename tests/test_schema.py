@@ -75,29 +75,11 @@ PENDING: dict[str, list[str]] = {
     # parking (issue 6)
     "parking": [
         "Mutation.payParking",
-        "ParkingQuote",
-        "ParkingSession",
-        "ParkingStatus",
         "PayParkingInput",
-        "Query.parkingQuote",
     ],
     # elder care (issue 7)
     "elder care": [
         "Subscription.careAlerts",
-        "CheckIn",
-        "CheckInInput",
-        "CheckInKind",
-        "CheckInPayload",
-        "CheckInPlan",
-        "CheckInPlanPayload",
-        "CheckInWindow",
-        "CheckInWindowInput",
-        "Elder",
-        "ElderStatus",
-        "Mutation.checkIn",
-        "Mutation.setCheckInPlan",
-        "Query.myElders",
-        "SetCheckInPlanInput",
     ],
     # council (issue 8)
     "council": [

@@ -1,7 +1,7 @@
 """payments
 
 Revision ID: 8b97f8c13d5b
-Revises: 4490e7d380f7
+Revises: 5adbb6029ca0
 Create Date: 2026-11-23 10:44:37.075928
 """
 
@@ -16,7 +16,7 @@ import core.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = "8b97f8c13d5b"
-down_revision: str | None = "4490e7d380f7"
+down_revision: str | None = "5adbb6029ca0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
