@@ -1,7 +1,7 @@
 """notification push windows
 
 Revision ID: 01b71562aad4
-Revises: 19e949acef04
+Revises: 8b97f8c13d5b
 Create Date: 2026-11-23 10:40:14.352851
 """
 
@@ -16,7 +16,7 @@ import core.db
 
 
 revision: str = "01b71562aad4"
-down_revision: str | None = "19e949acef04"
+down_revision: str | None = "8b97f8c13d5b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
