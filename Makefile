@@ -42,6 +42,10 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 
+## 15 minutes of mixed traffic on two server processes (PostgreSQL): errors, p99, memory.
+soak: $(STAMP)
+	$(BIN)/python -m tests.bench.soak --minutes $${MINUTES:-15}
+
 schema: $(STAMP)
 	$(BIN)/linli schema > schema/schema.graphql
 

@@ -89,6 +89,12 @@ class SubscriptionApp(GraphQL):
             keep_alive_interval=15,
         )
         self.state = state
+        # Each subscription holds a task and a bus queue: a ceiling per connection keeps
+        # one client from exhausting them. Strawberry answers the extra `subscribe` with
+        # an `error` message for that operation and keeps the connection.
+        self.max_subscriptions_per_connection = (
+            state.settings.graphql_max_subscriptions_per_connection
+        )
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         from core.principal import ANONYMOUS

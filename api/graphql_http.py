@@ -57,12 +57,16 @@ class DocumentCache:
     def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
         self._schema = schema._schema
         self._max = settings.graphql_document_cache_size
-        self._max_tokens = settings.graphql_max_tokens
-        self._rules = (
+        self._max_tokens: int | None = settings.graphql_max_tokens
+        self._rules: tuple[Any, ...] = (
             *specified_rules,
             depth_limit_rule(settings.graphql_max_depth),
             alias_limit_rule(settings.graphql_max_aliases),
         )
+        if not settings.graphql_protections:
+            # Only for `make bench`'s "protections on / off" ratio; see core.settings.
+            self._max_tokens = None
+            self._rules = tuple(specified_rules)
         self._entries: OrderedDict[str, Compiled] = OrderedDict()
         self.hits = 0
         self.misses = 0

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     invite_ttl_days: int = 14
 
     # GraphQL protections
+    # False only to measure what the limits cost (`make bench`); never in production.
+    graphql_protections: bool = True
     graphql_max_depth: int = 12
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 4000

@@ -44,37 +44,17 @@ PENDING: dict[str, list[str]] = {
         "Mutation.issueBills",
         "Mutation.payBills",
         "PayBillsInput",
-        "Payment",
         "PaymentPayload",
-        "PaymentStatus",
         "Query.myBills",
     ],
     # parking (issue 6)
     "parking": [
         "Mutation.payParking",
-        "ParkingQuote",
-        "ParkingSession",
-        "ParkingStatus",
         "PayParkingInput",
-        "Query.parkingQuote",
     ],
     # elder care (issue 7)
     "elder care": [
         "Subscription.careAlerts",
-        "CheckIn",
-        "CheckInInput",
-        "CheckInKind",
-        "CheckInPayload",
-        "CheckInPlan",
-        "CheckInPlanPayload",
-        "CheckInWindow",
-        "CheckInWindowInput",
-        "Elder",
-        "ElderStatus",
-        "Mutation.checkIn",
-        "Mutation.setCheckInPlan",
-        "Query.myElders",
-        "SetCheckInPlanInput",
     ],
     # council (issue 8)
     "council": [

@@ -72,13 +72,21 @@ def free_port() -> int:
 class BenchServer:
     """`linli serve` in a child process on its own database."""
 
-    def __init__(self, kind: str, workers: int = 1, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        url: str | None = None,
+    ) -> None:
+        """`url` shares another server's (already prepared) database instead of making
+        one; that database is then left for its owner to drop."""
         self.kind = kind
         self.workers = workers
         self.extra_env = env or {}
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
+        self.url = url or ""
         self._tmp: str | None = None
         self._pg_name: str | None = None
         self.log_path: Path | None = None
