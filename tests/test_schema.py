@@ -44,21 +44,6 @@ PENDING: dict[str, list[str]] = {
     "elder care": [
         "Subscription.careAlerts",
     ],
-    # ledgers (issue 9)
-    "ledgers": [
-        "LedgerAccount",
-        "LedgerEntry",
-        "LedgerEntryConnection",
-        "LedgerEntryEdge",
-        "LedgerEntryPayload",
-        "LedgerSummary",
-        "LedgerVerification",
-        "Mutation.postLedgerEntry",
-        "PostLedgerEntryInput",
-        "Query.ledger",
-        "Query.ledgerSummary",
-        "Query.verifyLedger",
-    ],
     # devices (issue 10)
     "devices": [
         "Alarm",
