@@ -1,7 +1,7 @@
 """complaints
 
 Revision ID: 54f095ec21c5
-Revises: 908721f9ef3d
+Revises: 8b97f8c13d5b
 Create Date: 2026-11-23 10:45:55.579786
 """
 
@@ -16,7 +16,7 @@ import core.db
 
 
 revision: str = "54f095ec21c5"
-down_revision: str | None = "908721f9ef3d"
+down_revision: str | None = "8b97f8c13d5b"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

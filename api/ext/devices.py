@@ -1,0 +1,163 @@
+"""Devices: the HTTP telemetry endpoint, the demo devices and the on-duty roster."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.app import AppState, add_routes
+from api.seed import Demo, seed_step
+from core.clock import utcnow
+from domain.devices import payloads
+from domain.devices.credentials import authenticate_device
+from domain.devices.errors import BadPayload
+from domain.devices.ingest import ingest
+from domain.devices.models import Device
+from domain.workorders.models import DutyShift, StaffProfile
+
+log = logging.getLogger("linli.devices.http")
+
+MAX_BODY = 1 << 20
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    code, sep, credential = decoded.partition(":")
+    return (code, credential) if sep else None
+
+
+def _unauthorized() -> Response:
+    return JSONResponse(
+        {"error": "device authentication required"},
+        status_code=401,
+        headers={"www-authenticate": 'Basic realm="linli-devices"'},
+    )
+
+
+@add_routes
+def device_routes(state: AppState) -> list[BaseRoute]:
+    async def telemetry(request: Request) -> Response:
+        """One reading or a batch from a gateway or HTTP device (HTTP Basic: device code
+        and credential). 200 {"accepted": n}; 400 for a bad payload, 401, 413."""
+        creds = _basic_credentials(request)
+        if creds is None:
+            return _unauthorized()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": "payload too large"}, status_code=413)
+        try:
+            readings = payloads.parse_bytes(body, utcnow())
+        except BadPayload as exc:
+            # Refused before the credential check: junk must not cost an argon2 hash.
+            return JSONResponse({"error": exc.reason}, status_code=400)
+        async with state.db.transaction() as session:
+            device = await authenticate_device(session, creds[0], creds[1], lock=True)
+            if device is None:
+                return _unauthorized()
+            accepted = await ingest(session, [(device, readings)])
+        return JSONResponse({"accepted": accepted})
+
+    return [Route("/devices/telemetry", telemetry, methods=["POST"])]
+
+
+# ---------------------------------------------------------------- demo data
+# (code, kind, building, unit label, floor, location, metrics in docs/devices.md)
+DEMO_DEVICES: list[tuple[str, str, str | None, str | None, int | None, str]] = [
+    ("G-1-301-SMOKE", "SMOKE_DETECTOR", "1", "1-301", 3, "1-301 kitchen"),
+    ("G-1-301-GAS", "GAS_DETECTOR", "1", "1-301", 3, "1-301 kitchen"),
+    ("G-1-SMOKE-L1", "SMOKE_DETECTOR", "1", None, 1, "Building 1 lobby"),
+    ("G-2-SMOKE-L1", "SMOKE_DETECTOR", "2", None, 1, "Building 2 lobby"),
+    ("G-3-SMOKE-L1", "SMOKE_DETECTOR", "3", None, 1, "Building 3 lobby"),
+    ("G-2-GAS-B1", "GAS_DETECTOR", "2", None, -1, "Building 2 boiler room"),
+    ("G-1-ELEV-A", "ELEVATOR", "1", None, None, "Building 1 lift A"),
+    ("G-2-ELEV-A", "ELEVATOR", "2", None, None, "Building 2 lift A"),
+    ("G-3-ELEV-A", "ELEVATOR", "3", None, None, "Building 3 lift A"),
+    ("G-2-PUMP-1", "WATER_PUMP", "2", None, -1, "Building 2 pump room"),
+    ("G-3-TRANS-1", "TRANSFORMER", "3", None, None, "Substation behind building 3"),
+    ("G-MH-N1", "MANHOLE_COVER", None, None, None, "North road, by the gate"),
+    ("G-MH-S1", "MANHOLE_COVER", None, None, None, "South road, by building 3"),
+    ("G-1-101-WM", "WATER_METER", "1", "1-101", 1, "1-101 water meter"),
+    ("G-1-101-PM", "POWER_METER", "1", "1-101", 1, "1-101 power meter"),
+    ("G-3-WM-MAIN", "WATER_METER", "3", None, -1, "Main water inlet"),
+    ("G-3-PM-MAIN", "POWER_METER", "3", None, None, "Main power feed"),
+    ("G-GATE-N-IN", "PARKING_GATE", None, None, None, "North gate, entry lane"),
+    ("G-GATE-N-OUT", "PARKING_GATE", None, None, None, "North gate, exit lane"),
+    ("G-EV-1", "EV_CHARGER", "2", None, -1, "Garage, bay 12"),
+    ("G-1-DOOR", "DOOR_ACCESS", "1", None, 1, "Building 1 entrance"),
+    ("G-CAM-N", "CAMERA", None, None, None, "North gate"),
+]
+
+# The on-duty roster: skills, home building and daily hours (local time).
+DEMO_STAFF: dict[str, tuple[list[str], str, list[tuple[int, int]]]] = {
+    "staff1@demo.linli": (["electrician", "plumber"], "1", [(8 * 60, 20 * 60)]),
+    "staff2@demo.linli": (["elevator", "fire_safety"], "3", [(8 * 60, 20 * 60), (20 * 60, 8 * 60)]),
+}
+
+
+@seed_step
+async def seed_devices(session: AsyncSession, demo: Demo) -> None:
+    # The demo credential is the demo password: its argon2id hash is already computed.
+    credential_hash = demo.password_hash
+    ids: dict[str, int] = {}
+    for code, kind, building, unit, floor, location in DEMO_DEVICES:
+        device = Device(
+            community_id=demo.garden_id,
+            building_id=demo.buildings[building] if building else None,
+            unit_id=demo.units[unit] if unit else None,
+            code=code,
+            kind=kind,
+            floor=floor,
+            location=location,
+            credential_hash=credential_hash,
+        )
+        session.add(device)
+        await session.flush()
+        assert device.id is not None
+        ids[code] = device.id
+    other = Device(
+        community_id=demo.heights_id,
+        code="H-A-SMOKE-L1",
+        kind="SMOKE_DETECTOR",
+        floor=1,
+        location="Building A lobby",
+        credential_hash=credential_hash,
+    )
+    session.add(other)
+    await session.flush()
+    assert other.id is not None
+    ids[other.code] = other.id
+    demo.extra["devices"] = ids
+
+    for login, (skills, building, shifts) in DEMO_STAFF.items():
+        uid = demo.users[login]
+        session.add(
+            StaffProfile(
+                user_id=uid,
+                community_id=demo.garden_id,
+                skills=skills,
+                base_building_id=demo.buildings[building],
+            )
+        )
+        for start, end in shifts:
+            session.add(
+                DutyShift(
+                    user_id=uid, community_id=demo.garden_id, start_minute=start, end_minute=end
+                )
+            )
+    await session.flush()
