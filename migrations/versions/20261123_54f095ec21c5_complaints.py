@@ -1,7 +1,7 @@
 """complaints
 
 Revision ID: 54f095ec21c5
-Revises: 01b71562aad4
+Revises: 199465094471
 Create Date: 2026-11-23 10:45:55.579786
 """
 
@@ -16,7 +16,7 @@ import core.db
 
 
 revision: str = "54f095ec21c5"
-down_revision: str | None = "01b71562aad4"
+down_revision: str | None = "199465094471"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
