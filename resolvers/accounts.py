@@ -14,6 +14,7 @@ from domain.accounts import repository as repo
 from domain.accounts import service
 from domain.accounts.service import AuthPolicy, AuthResult, MembershipView
 from domain.audit import service as audit_service
+from domain.notifications import service as notifications
 from resolvers.base import (
     IsAuthenticated,
     IsManager,
@@ -241,6 +242,10 @@ class AccountsMutation:
     async def sign_out(self, info: Info, input: t.SignOutInput) -> OkPayload:
         async def work(s: AsyncSession) -> dict[str, Any]:
             await service.sign_out(s, info.context.principal, refresh_token=input.refresh_token)
+            if input.push_token:
+                await notifications.unregister_push_token(
+                    s, info.context.principal, token=input.push_token
+                )
             return {"ok": True}
 
         return await run_mutation(info, _ok, work)
