@@ -44,31 +44,6 @@ PENDING: dict[str, list[str]] = {
     "elder care": [
         "Subscription.careAlerts",
     ],
-    # council (issue 8)
-    "council": [
-        "Ballot",
-        "BallotChoice",
-        "BallotPayload",
-        "CastBallotInput",
-        "Comment",
-        "CommentConnection",
-        "CommentEdge",
-        "CommentPayload",
-        "CouncilMatter",
-        "CreateProposalInput",
-        "Mutation.castBallot",
-        "Mutation.createProposal",
-        "Mutation.postComment",
-        "PostCommentInput",
-        "Proposal",
-        "ProposalConnection",
-        "ProposalEdge",
-        "ProposalKind",
-        "ProposalPayload",
-        "ProposalStatus",
-        "Query.proposals",
-        "Tally",
-    ],
     # ledgers (issue 9)
     "ledgers": [
         "LedgerAccount",
