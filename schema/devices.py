@@ -162,6 +162,12 @@ class Alarm(Node):
             return None
         return await info.context.loaders.unit.load(self._unit_id)
 
+    @strawberry.field(description="The originator when it is an elder (care alarms).")
+    async def elder(self, info: Info) -> Annotated[Elder, strawberry.lazy("schema.care")] | None:  # type: ignore[name-defined]  # noqa: F821
+        if self._elder_id is None:
+            return None
+        return await info.context.loaders.elder.load(self._elder_id)
+
     @strawberry.field
     async def work_order(self, info: Info) -> WorkOrder | None:
         if self._preloaded:

@@ -1,11 +1,15 @@
-"""Elder care: demo data (elder1 with carer1 then carer2, both consented)."""
+"""Elder care: scheduled sweeps, and demo data (elder1 with carer1 then carer2, both
+consented)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.app import AppState
+from api.jobs import job
 from api.seed import Demo, seed_step
 from core.clock import utcnow
+from domain.care import service as care_service
 from domain.care.models import CaregiverLink, Elder
 
 
@@ -20,14 +24,22 @@ async def seed_care(session: AsyncSession, demo: Demo) -> None:
     await session.flush()
     assert elder.id is not None
     demo.elders["elder1@demo.linli"] = elder.id
+    links = demo.extra.setdefault("caregiver_links", {})
     for position, login in enumerate(("carer1@demo.linli", "carer2@demo.linli")):
-        session.add(
-            CaregiverLink(
-                elder_id=elder.id,
-                caregiver_user_id=demo.users[login],
-                position=position,
-                consented_at=utcnow(),
-                consented_by=demo.users["elder1@demo.linli"],
-            )
+        link = CaregiverLink(
+            elder_id=elder.id,
+            caregiver_user_id=demo.users[login],
+            position=position,
+            consented_at=utcnow(),
+            consented_by=demo.users["elder1@demo.linli"],
         )
-    await session.flush()
+        session.add(link)
+        await session.flush()
+        assert link.id is not None
+        links[login.split("@")[0]] = link.id
+
+
+@job("care.visit_reminders", seconds=300)
+async def visit_reminders(state: AppState) -> None:
+    async with state.db.transaction() as session:
+        await care_service.sweep_visit_reminders(session, now=utcnow())

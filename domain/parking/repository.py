@@ -1,0 +1,171 @@
+"""Parking queries. Who may see a session is decided here (`plate_communities`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.principal import Principal, Role
+from domain.accounts.models import Community
+from domain.parking.models import (
+    EXIT,
+    ChargingSession,
+    EvCharger,
+    ParkingLane,
+    ParkingLot,
+    ParkingSession,
+    ParkingTariff,
+    ResidentVehicle,
+    VisitorVehicle,
+)
+
+
+async def lane(session: AsyncSession, lane_id: int, *, lock: bool = False) -> ParkingLane | None:
+    stmt = select(ParkingLane).where(ParkingLane.id == lane_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def lane_by_camera(session: AsyncSession, device_id: int) -> ParkingLane | None:
+    return await session.scalar(
+        select(ParkingLane).where(ParkingLane.camera_device_id == device_id)
+    )
+
+
+async def lot_and_tariff(session: AsyncSession, lot_id: int) -> tuple[ParkingLot, ParkingTariff]:
+    row = (
+        await session.execute(
+            select(ParkingLot, ParkingTariff)
+            .join(ParkingTariff, ParkingTariff.id == ParkingLot.tariff_id)
+            .where(ParkingLot.id == lot_id)
+        )
+    ).one()
+    return row[0], row[1]
+
+
+async def community_time_zone(session: AsyncSession, community_id: int) -> str:
+    tz = await session.scalar(select(Community.time_zone).where(Community.id == community_id))
+    return tz or "Asia/Shanghai"
+
+
+async def parking_session(
+    session: AsyncSession, session_id: int, *, lock: bool = False
+) -> ParkingSession | None:
+    stmt = select(ParkingSession).where(ParkingSession.id == session_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def open_session(
+    session: AsyncSession, lot_id: int, plate: str, *, lock: bool = False
+) -> ParkingSession | None:
+    stmt = select(ParkingSession).where(
+        ParkingSession.lot_id == lot_id,
+        ParkingSession.plate == plate,
+        ParkingSession.exited_at.is_(None),  # type: ignore[union-attr]
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def last_exit(
+    session: AsyncSession, lot_id: int, plate: str, *, since: datetime
+) -> ParkingSession | None:
+    """The vehicle's latest finished stay in this lot that ended after `since`."""
+    return await session.scalar(
+        select(ParkingSession)
+        .where(
+            ParkingSession.lot_id == lot_id,
+            ParkingSession.plate == plate,
+            ParkingSession.exited_at >= since,  # type: ignore[operator]
+        )
+        .order_by(ParkingSession.exited_at.desc())  # type: ignore[union-attr]
+        .limit(1)
+    )
+
+
+async def resident_vehicle(
+    session: AsyncSession, community_id: int, plate: str
+) -> ResidentVehicle | None:
+    return await session.scalar(
+        select(ResidentVehicle).where(
+            ResidentVehicle.community_id == community_id, ResidentVehicle.plate == plate
+        )
+    )
+
+
+async def plate_communities(
+    session: AsyncSession, principal: Principal, plate: str, *, now: datetime
+) -> set[int]:
+    """Communities in which the principal may look up this plate's stays: staff there,
+    the car's registered owner, or the host of a visitor registration valid now.
+    Knowing a plate alone shows nothing (it is written on the car)."""
+    if principal.user_id is None:
+        return set()
+    found = set(principal.communities_with(Role.STAFF, Role.MANAGER))
+    members = principal.community_ids
+    owned = await session.scalars(
+        select(ResidentVehicle.community_id).where(
+            ResidentVehicle.plate == plate, ResidentVehicle.owner_user_id == principal.user_id
+        )
+    )
+    hosted = await session.scalars(
+        select(VisitorVehicle.community_id).where(
+            VisitorVehicle.plate == plate,
+            VisitorVehicle.host_user_id == principal.user_id,
+            VisitorVehicle.valid_from <= now,
+            VisitorVehicle.valid_until >= now,
+        )
+    )
+    found |= {c for c in [*owned, *hosted] if c in members}
+    return found
+
+
+async def latest_open_session_in(
+    session: AsyncSession, plate: str, community_ids: set[int]
+) -> ParkingSession | None:
+    if not community_ids:
+        return None
+    return await session.scalar(
+        select(ParkingSession)
+        .where(
+            ParkingSession.plate == plate,
+            ParkingSession.community_id.in_(community_ids),  # type: ignore[attr-defined]
+            ParkingSession.exited_at.is_(None),  # type: ignore[union-attr]
+        )
+        .order_by(ParkingSession.entered_at.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    )
+
+
+async def waiting_lane(
+    session: AsyncSession, session_id: int, *, since: datetime
+) -> ParkingLane | None:
+    """The exit lane at which this session's vehicle is waiting (recently seen there)."""
+    return await session.scalar(
+        select(ParkingLane).where(
+            ParkingLane.waiting_session_id == session_id,
+            ParkingLane.direction == EXIT,
+            or_(ParkingLane.waiting_since.is_(None), ParkingLane.waiting_since >= since),  # type: ignore[union-attr, operator]
+        )
+    )
+
+
+async def charger_by_device(session: AsyncSession, device_id: int) -> EvCharger | None:
+    return await session.scalar(select(EvCharger).where(EvCharger.device_id == device_id))
+
+
+async def active_charge(
+    session: AsyncSession, charger_id: int, *, lock: bool = False
+) -> ChargingSession | None:
+    stmt = select(ChargingSession).where(
+        ChargingSession.charger_id == charger_id, ChargingSession.status == "CHARGING"
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)

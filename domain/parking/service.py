@@ -1,0 +1,144 @@
+"""Parking rules: quotes by exit-lane QR or by plate, camera entry/exit events, the
+gate, and (with payments) paying for a stay. Never commits: the edge owns the
+transaction."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.clock import utcnow
+from core.principal import Principal
+from domain.parking import qr
+from domain.parking import repository as repo
+from domain.parking.errors import InvalidQr, SessionNotFound
+from domain.parking.models import EXIT, EXITED, OPEN, PAID, ParkingSession, ParkingTariff
+from domain.parking.plates import normalize_plate
+from domain.parking.tariff import Charge, Tariff, charge
+
+log = logging.getLogger("linli.parking")
+
+# How long a vehicle seen at an exit lane counts as "waiting there" for the lane's QR.
+WAITING_TTL = timedelta(minutes=30)
+
+
+def tariff_of(row: ParkingTariff) -> Tariff:
+    return Tariff(
+        hourly_minor=row.hourly_minor,
+        free_minutes=row.free_minutes,
+        daily_cap_minor=row.daily_cap_minor,
+        forgive_minutes=row.forgive_minutes,
+        reentry_minutes=row.reentry_minutes,
+        grace_minutes=row.grace_minutes,
+        currency=row.currency,
+    )
+
+
+@dataclass(frozen=True)
+class Quote:
+    session: ParkingSession
+    tariff: Tariff
+    charge: Charge
+    # A registered car with a valid monthly pass: nothing to pay.
+    on_pass: bool
+
+    @property
+    def due_minor(self) -> int:
+        return 0 if self.on_pass or self.session.exited_at is not None else self.charge.due_minor
+
+    @property
+    def status(self) -> str:
+        if self.session.exited_at is not None:
+            return EXITED
+        # Once the grace after a payment has run out the meter runs again: OPEN.
+        return PAID if self.charge.within_grace else OPEN
+
+    @property
+    def currency(self) -> str:
+        return self.session.currency
+
+
+async def has_valid_pass(
+    session: AsyncSession, community_id: int, plate: str, *, now: datetime
+) -> bool:
+    vehicle = await repo.resident_vehicle(session, community_id, plate)
+    if vehicle is None or vehicle.pass_valid_from is None or vehicle.pass_valid_until is None:
+        return False
+    tz = ZoneInfo(await repo.community_time_zone(session, community_id))
+    today = now.astimezone(tz).date()
+    return vehicle.pass_valid_from <= today <= vehicle.pass_valid_until
+
+
+async def quote_session(
+    session: AsyncSession, ps: ParkingSession, *, now: datetime | None = None
+) -> Quote:
+    now = now or utcnow()
+    _, tariff_row = await repo.lot_and_tariff(session, ps.lot_id)
+    tariff = tariff_of(tariff_row)
+    until = ps.exited_at or now
+    got = charge(
+        tariff,
+        entered_at=ps.entered_at,
+        now=until,
+        free_allowance=ps.free_allowance_minutes,
+        paid_minor=ps.paid_minor,
+        paid_until=ps.paid_until,
+    )
+    on_pass = ps.exited_at is None and await has_valid_pass(
+        session, ps.community_id, ps.plate, now=now
+    )
+    return Quote(ps, tariff, got, on_pass)
+
+
+async def quote_by_qr(session: AsyncSession, principal: Principal, code: str) -> Quote | None:
+    """The stay of the vehicle waiting at the exit lane whose QR code was scanned.
+
+    The signed code proves the caller stands at that lane, so any signed-in driver
+    (a visitor too) sees the vehicle there; None when no vehicle is waiting."""
+    lane_id, version = qr.parse(code, field=["qr"])
+    lane = await repo.lane(session, lane_id)
+    if lane is None or lane.qr_version != version or lane.direction != EXIT:
+        raise InvalidQr("parking.qr.unknown_lane", field=["qr"])
+    now = utcnow()
+    if lane.waiting_session_id is None or (
+        lane.waiting_since is not None and lane.waiting_since < now - WAITING_TTL
+    ):
+        return None
+    ps = await repo.parking_session(session, lane.waiting_session_id)
+    if ps is None or ps.exited_at is not None:
+        return None
+    return await quote_session(session, ps, now=now)
+
+
+async def quote_by_plate(session: AsyncSession, principal: Principal, plate: str) -> Quote | None:
+    """Pay ahead: the open stay of a plate the caller may look up (see
+    repository.plate_communities)."""
+    normal = normalize_plate(plate, field=["plate"])
+    now = utcnow()
+    communities = await repo.plate_communities(session, principal, normal, now=now)
+    ps = await repo.latest_open_session_in(session, normal, communities)
+    if ps is None:
+        return None
+    return await quote_session(session, ps, now=now)
+
+
+async def may_pay(session: AsyncSession, principal: Principal, ps: ParkingSession) -> bool:
+    """Whoever may look the plate up, or anyone while the vehicle waits at an exit lane
+    (the lane's QR code gave them the session)."""
+    now = utcnow()
+    if ps.community_id in await repo.plate_communities(session, principal, ps.plate, now=now):
+        return True
+    return await repo.waiting_lane(session, ps.id or 0, since=now - WAITING_TTL) is not None
+
+
+async def visible_session(
+    session: AsyncSession, principal: Principal, session_id: int, *, lock: bool = False
+) -> ParkingSession:
+    ps = await repo.parking_session(session, session_id, lock=lock)
+    if ps is None or not await may_pay(session, principal, ps):
+        raise SessionNotFound(field=["input", "sessionId"])
+    return ps
