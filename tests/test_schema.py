@@ -41,35 +41,6 @@ PENDING: dict[str, list[str]] = {
     "elder care": [
         "Subscription.careAlerts",
     ],
-    # devices (issue 10)
-    "devices": [
-        "Alarm",
-        "AlarmActionInput",
-        "AlarmConnection",
-        "AlarmEdge",
-        "AlarmPayload",
-        "AlarmStatus",
-        "AlertEvent",
-        "AlertEventKind",
-        "Device",
-        "DeviceConnection",
-        "DeviceEdge",
-        "DeviceKind",
-        "Mutation.acknowledgeAlarm",
-        "Mutation.clearAlarm",
-        "Mutation.updateWorkOrder",
-        "Query.alarms",
-        "Query.devices",
-        "Query.workOrders",
-        "Severity",
-        "Subscription.alerts",
-        "UpdateWorkOrderInput",
-        "WorkOrder",
-        "WorkOrderConnection",
-        "WorkOrderEdge",
-        "WorkOrderPayload",
-        "WorkOrderStatus",
-    ],
 }
 
 
