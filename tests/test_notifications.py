@@ -151,16 +151,24 @@ async def test_dead_tokens_are_deleted_and_others_kept(api, clock, stub, worker)
     await register(api, "resident1", "good-token-000000000000001")
     await register(api, "resident1", "gone-token-000000000000001", "IOS")
     await register(api, "resident1", "bad-token-0000000000000001", "WEB")
+    await register(api, "resident1", "payload-refused-token-0001")
     stub.unregistered.add("gone-token-000000000000001")
     stub.invalid.add("bad-token-0000000000000001")
+    # INVALID_ARGUMENT about something else than the token: the token stays.
+    stub.bad_payload.add("payload-refused-token-0001")
     await send(api, ["resident1"])
     stats = await worker.drain()
     assert (stats.sent, stats.tokens_removed) == (1, 2)
     assert stub.tokens_sent() == ["good-token-000000000000001"]
-    assert sorted(d[0] for d in await deliveries(api)) == ["DELIVERED", "INVALID", "UNREGISTERED"]
+    assert sorted(d[0] for d in await deliveries(api)) == [
+        "DELIVERED",
+        "FAILED",
+        "INVALID",
+        "UNREGISTERED",
+    ]
     async with api.db.reader() as s:
-        left = (await s.scalars(select(PushToken.token))).all()
-    assert left == ["good-token-000000000000001"]
+        left = sorted((await s.scalars(select(PushToken.token))).all())
+    assert left == ["good-token-000000000000001", "payload-refused-token-0001"]
     [row] = await outbox_rows(api)
     assert row.status == "SENT" and "UNREGISTERED" in (row.last_error or "")
 
