@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from api.ext.notifications import retire_push_tokens
 from core import i18n
@@ -62,7 +62,16 @@ def fcm_worker(db: Database, fcm: tuple[FcmStub, Path], **kw: Any) -> OutboxWork
 
 
 @pytest.fixture
-async def worker(api, fcm) -> AsyncIterator[OutboxWorker]:
+async def fresh(api) -> None:
+    """Start from empty inboxes: other capabilities' demo data notifies people too,
+    and these tests count exactly what they sent."""
+    async with api.db.transaction() as s:
+        for model in (Delivery, OutboxMessage, Notification):
+            await s.execute(delete(model))
+
+
+@pytest.fixture
+async def worker(api, fcm, fresh) -> AsyncIterator[OutboxWorker]:
     w = fcm_worker(api.db, fcm)
     yield w
     await w.sender.close()
@@ -245,7 +254,7 @@ async def test_rolled_back_transaction_sends_nothing(api, clock, stub, worker):
         assert await s.scalar(select(func.count()).select_from(Notification)) == 0
 
 
-async def test_running_worker_wakes_on_commit(api, clock, stub, fcm):
+async def test_running_worker_wakes_on_commit(api, clock, stub, fcm, fresh):
     await register(api, "resident1", "wake-token-000000000000001")
     live = fcm_worker(api.db, fcm, poll_seconds=600)  # only a wake-up can be this quick
     await live.start()
@@ -381,7 +390,7 @@ class CrashAfterClaim:
         return None
 
 
-async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stub, fcm):
+async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stub, fcm, fresh):
     owners = sorted(k.split("@")[0] for k in api.demo.users if k.startswith("owner"))[:12]
     for i, login in enumerate(owners):
         await register(api, login, f"owner-token-{i:04d}-0000000000", ("ANDROID", "IOS")[i % 2])
