@@ -138,6 +138,8 @@ class Database:
         """One unit of work. Side effects queued on the session run after commit."""
         maker = self._write_sessions if write else self._read_sessions
         async with maker() as session:
+            # After-commit work that needs its own unit of work finds the database here.
+            session.info["database"] = self
             try:
                 yield session
                 await session.commit()
@@ -182,6 +184,14 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def database_of(session: AsyncSession) -> Database:
+    """The Database whose `transaction()` opened `session` (for after-commit work)."""
+    db = session.info.get("database")
+    if not isinstance(db, Database):
+        raise RuntimeError("session was not opened by Database.transaction()")
+    return db
 
 
 def now() -> datetime:

@@ -7,6 +7,7 @@ import pytest
 
 from core import clock as clock_module
 from core.clock import FrozenClock
+from tests.stubs.stripe_stub import StripeStub
 from tests.support import (
     Backend,
     GraphQLClient,
@@ -58,3 +59,21 @@ def clock() -> Iterator[FrozenClock]:
     clock_module.set_clock(frozen)
     yield frozen
     clock_module.set_clock(None)
+
+
+@pytest.fixture(scope="session")
+async def stripe_stub_server() -> AsyncIterator[StripeStub]:
+    async with StripeStub() as stub:
+        yield stub
+
+
+@pytest.fixture
+async def stripe_stub(stripe_stub_server: StripeStub) -> AsyncIterator[StripeStub]:
+    """The Stripe stub, with the app's payment provider pointed at it for this test."""
+    from domain.payments import service as payments
+
+    previous = payments.installed_provider()
+    stripe_stub_server.reset()
+    payments.use_provider(stripe_stub_server.provider())
+    yield stripe_stub_server
+    payments.use_provider(previous)

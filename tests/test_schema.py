@@ -69,9 +69,7 @@ PENDING: dict[str, list[str]] = {
         "Mutation.issueBills",
         "Mutation.payBills",
         "PayBillsInput",
-        "Payment",
         "PaymentPayload",
-        "PaymentStatus",
         "Query.myBills",
     ],
     # parking (issue 6)

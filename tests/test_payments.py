@@ -1,0 +1,165 @@
+"""The payments interface on its own: start_payment, the Stripe webhook (signature,
+staleness, duplicates, out-of-order events), refunds — with the real `stripe` library
+against the wire-format stub. Bills and parking build on it (their own tests)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+
+from core.principal import Principal
+from domain.payments import service as payments
+from domain.payments.models import Payment, PaymentRefund, WebhookEvent
+from tests.stubs.stripe_stub import StripeStub
+from tests.support import GraphQLClient
+
+CALLS: list[tuple[int, str]] = []
+
+
+async def _record(session: Any, payment: Payment, outcome: str) -> bool:
+    assert payment.id is not None
+    CALLS.append((payment.id, outcome))
+    return True
+
+
+payments.register_settlement_handler("TEST", _record)
+
+
+def resident(api: GraphQLClient) -> Principal:
+    uid = api.demo.users["resident1@demo.linli"]
+    return Principal.build(uid, [(api.demo.garden_id, "RESIDENT")], "zh-CN")
+
+
+def staff(api: GraphQLClient) -> Principal:
+    uid = api.demo.users["staff1@demo.linli"]
+    return Principal.build(uid, [(api.demo.garden_id, "STAFF")], "zh-CN")
+
+
+async def start(api: GraphQLClient, key: str, amount: int = 12_345) -> Payment:
+    async with api.db.transaction() as s:
+        payment = await payments.start_payment(
+            s,
+            resident(api),
+            community_id=api.demo.garden_id,
+            purpose="TEST",
+            amount_minor=amount,
+            currency="CNY",
+            idempotency_key=key,
+            metadata={"what": "test"},
+        )
+    return payment
+
+
+async def reload(api: GraphQLClient, pk: int | None) -> Payment:
+    async with api.db.reader() as s:
+        row = await s.get(Payment, pk)
+        assert row is not None
+        s.expunge(row)
+    return row
+
+
+async def webhook(api: GraphQLClient, stub: StripeStub, body: bytes, **kw: Any) -> Any:
+    resp = await stub.send_webhook(api.http, "/webhooks/stripe", body, **kw)
+    await api.server.state.services.get("payments.webhooks").drain()
+    return resp
+
+
+async def test_payment_lifecycle_through_verified_webhooks(
+    api: GraphQLClient, stripe_stub: StripeStub
+) -> None:
+    CALLS.clear()
+    payment = await start(api, "lifecycle-0001")
+    # The intent was created after commit, with our id in metadata and our key.
+    assert payment.provider == "stripe" and payment.provider_ref is not None
+    assert stripe_stub.created["payment_intent"] == 1
+    pi = stripe_stub.intents[payment.provider_ref]
+    assert pi["amount"] == 12_345 and pi["currency"] == "cny"
+    assert pi["metadata"]["linli_payment_id"] == str(payment.id)
+    assert ("POST", "/v1/payment_intents", f"linli-{payment.payer_user_id}-lifecycle-0001") in (
+        stripe_stub.requests
+    )
+    assert payments.client_secret(payment) == pi["client_secret"]
+
+    # The same key again: the same payment, no second intent.
+    again = await start(api, "lifecycle-0001")
+    assert again.id == payment.id and stripe_stub.created["payment_intent"] == 1
+
+    # The payer confirms; Stripe sends `succeeded` and later a stale `processing`.
+    stripe_stub.set_intent(pi["id"], "succeeded")
+    succeeded = stripe_stub.event("payment_intent.succeeded", pi["id"])
+    stale = dict(pi, status="processing", amount_received=0)
+    processing = stripe_stub.snapshot_event("payment_intent.processing", stale)
+
+    # A forged signature and a stale timestamp change nothing.
+    forged = await webhook(api, stripe_stub, succeeded, secret="whsec_not_the_secret")
+    assert forged.status_code == 400
+    old = await webhook(api, stripe_stub, succeeded, t=int(time.time()) - 301)
+    assert old.status_code == 400
+    garbled = await webhook(api, stripe_stub, succeeded, signature="t=1,v1=deadbeef")
+    assert garbled.status_code == 400
+    async with api.db.reader() as s:
+        assert await s.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+    assert (await reload(api, payment.id)).status == "REQUIRES_ACTION"
+    assert CALLS == []
+
+    ok = await webhook(api, stripe_stub, succeeded)
+    assert ok.status_code == 200 and ok.json() == {"received": True}
+    dup = await webhook(api, stripe_stub, succeeded)
+    assert dup.status_code == 200 and dup.json()["duplicate"] is True
+    late = await webhook(api, stripe_stub, processing)
+    assert late.status_code == 200
+
+    row = await reload(api, payment.id)
+    assert row.status == "SUCCEEDED" and row.settled_at is not None
+    assert payments.client_secret(row) is None
+    assert CALLS == [(payment.id, "SUCCEEDED")]
+    async with api.db.reader() as s:
+        results = list(await s.scalars(select(WebhookEvent.result).order_by(WebhookEvent.id)))
+    assert results == ["SETTLED", "UNCHANGED"]
+
+    # Refunds: partial, then the rest; the payment ends REFUNDED.
+    for amount, key in ((2_345, "refund-part-1"), (None, "refund-rest-2")):
+        async with api.db.transaction() as s:
+            await payments.refund_payment(
+                s,
+                staff(api),
+                payment_id=payment.id or 0,
+                amount_minor=amount,
+                reason="test",
+                idempotency_key=key,
+            )
+    row = await reload(api, payment.id)
+    assert row.status == "REFUNDED" and row.refunded_minor == 12_345
+    assert sorted(r["amount"] for r in stripe_stub.refunds.values()) == [2_345, 10_000]
+    async with api.db.reader() as s:
+        statuses = set(await s.scalars(select(PaymentRefund.status)))
+    assert statuses == {"SUCCEEDED"}
+    assert CALLS[-1] == (payment.id, "REFUNDED")
+
+
+async def test_failed_payment_and_webhook_before_intent_is_stored(
+    api: GraphQLClient, stripe_stub: StripeStub
+) -> None:
+    CALLS.clear()
+    payment = await start(api, "declined-0001", amount=500)
+    assert payment.provider_ref is not None
+    stripe_stub.set_intent(
+        payment.provider_ref, "requires_payment_method", error_code="generic_decline"
+    )
+    resp = await webhook(
+        api, stripe_stub, stripe_stub.event("payment_intent.payment_failed", payment.provider_ref)
+    )
+    assert resp.status_code == 200
+    row = await reload(api, payment.id)
+    assert row.status == "FAILED" and row.failure_code == "generic_decline"
+    assert CALLS == [(payment.id, "FAILED")]
+
+    # An event for an intent we do not know is acknowledged and recorded, nothing else.
+    other = stripe_stub._create_intent({"amount": "100", "currency": "cny"})
+    resp = await webhook(api, stripe_stub, stripe_stub.event("payment_intent.created", other["id"]))
+    assert resp.status_code == 200
+    async with api.db.reader() as s:
+        results = list(await s.scalars(select(WebhookEvent.result).order_by(WebhookEvent.id)))
+    assert results == ["FAILED", "UNKNOWN_INTENT"]
