@@ -73,10 +73,7 @@ PENDING: dict[str, list[str]] = {
         "Query.myBills",
     ],
     # parking (issue 6)
-    "parking": [
-        "Mutation.payParking",
-        "PayParkingInput",
-    ],
+    "parking": [],
     # elder care (issue 7)
     "elder care": [
         "Subscription.careAlerts",

@@ -225,6 +225,9 @@ class ParkingPayment(SQLModel, table=True):
     payer_user_id: int = fk("users.id", index=False)
     amount_minor: int
     priced_at: datetime = utc_field(nullable=False)
+    # What the stay had been paid when this payment was priced: if more has been paid
+    # by the time it succeeds, another payment covered the same time (refund this one).
+    paid_before_minor: int = 0
     # PENDING, SUCCEEDED, FAILED, REFUNDED (not delivered: the stay was already paid
     # or over, so the payment went back)
     status: str = Field(default="PENDING", max_length=12)

@@ -36,8 +36,7 @@ from domain.parking.models import (
     ParkingPayment,
     ParkingSession,
 )
-from domain.parking.service import quote_session, tariff_of, visible_session
-from domain.parking.tariff import fee, stay_minutes
+from domain.parking.service import quote_session, visible_session
 from domain.payments.models import OPEN_STATUSES, Payment
 from domain.payments.service import (
     FAILED,
@@ -126,6 +125,7 @@ async def pay_parking(
             payer_user_id=principal.user_id,
             amount_minor=quote.due_minor,
             priced_at=now,
+            paid_before_minor=stay.paid_minor,
         )
     )
     await session.flush()
@@ -162,13 +162,8 @@ async def settle_parking(session: AsyncSession, payment: Payment, outcome: str) 
         return None
     if link.status == SUCCEEDED:
         return True
-    _, tariff_row = await repo.lot_and_tariff(session, stay.lot_id)
-    owed_then = fee(
-        tariff_of(tariff_row),
-        stay_minutes(stay.entered_at, link.priced_at),
-        free_allowance=stay.free_allowance_minutes,
-    )
-    if stay.exited_at is not None or stay.paid_minor >= owed_then:
+    lot, tariff_row = await repo.lot_and_tariff(session, stay.lot_id)
+    if stay.exited_at is not None or stay.paid_minor > link.paid_before_minor:
         # The car has left, or another payment already covered this: give it back.
         link.status = REFUNDED
         session.add(link)
@@ -199,7 +194,6 @@ async def settle_parking(session: AsyncSession, payment: Payment, outcome: str) 
         data={"parkingSessionId": str(stay.id), "paymentId": str(payment.id)},
         community_id=stay.community_id,
     )
-    lot, _ = await repo.lot_and_tariff(session, stay.lot_id)
     if lot.common_area:
         entry = await post_common_income(
             session,
