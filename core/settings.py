@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     fcm_credentials: Path | None = None
     # Lets tests and staging point firebase_admin at a stub of the FCM v1 API.
     fcm_endpoint: str | None = None
+    fcm_batch_size: int = 500  # messages per send_each call (FCM allows at most 500)
+    fcm_timeout_seconds: float = 30.0
+
+    # The notification outbox worker (see docs/notifications.md).
+    outbox_poll_seconds: float = 5.0
+    outbox_batch_size: int = 500
+    outbox_lease_seconds: int = 120
+    outbox_max_attempts: int = 8
+    outbox_backoff_seconds: float = 30.0
+    outbox_backoff_cap_seconds: float = 3600.0
+    push_token_max_age_days: int = 60
 
     # Benchmarks: answer each HTTP request with an x-sql-count header (round-trips).
     count_sql: bool = False
