@@ -32,7 +32,6 @@ PENDING: dict[str, list[str]] = {
         "Mutation.issueBills",
         "Mutation.payBills",
         "PayBillsInput",
-        "PaymentPayload",
         "Query.myBills",
     ],
     # parking (issue 6)
