@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # Benchmarks: serve /bench/* plain-Starlette twins of GraphQL queries (same SQL).
     bench_routes: bool = False
 
+    # Uploads (complaint photos): local disk by default, behind core.storage.BlobStorage.
+    upload_dir: Path = Path("var/uploads")
+    upload_max_bytes: int = 5 * 1024 * 1024
+    upload_max_files: int = 6
+
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"
     log_json: bool = True
