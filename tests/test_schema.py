@@ -54,24 +54,6 @@ PENDING: dict[str, list[str]] = {
         "ServiceOfferingEdge",
         "Slot",
     ],
-    # bills and payments (issue 5)
-    "bills and payments": [
-        "Bill",
-        "BillConnection",
-        "BillEdge",
-        "BillKind",
-        "BillLine",
-        "BillStatus",
-        "Date",
-        "IssueBillLineInput",
-        "IssueBillsInput",
-        "IssueBillsPayload",
-        "Mutation.issueBills",
-        "Mutation.payBills",
-        "PayBillsInput",
-        "PaymentPayload",
-        "Query.myBills",
-    ],
     # parking (issue 6)
     "parking": [
         "Mutation.payParking",
