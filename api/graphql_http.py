@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ from graphql import (
 )
 from graphql import execute as gql_execute
 from graphql.pyutils import is_awaitable
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.schema._graphql_core import execution_context_class_kwargs
@@ -38,11 +40,15 @@ from api.protections import alias_limit_rule, depth_limit_rule
 from core import i18n
 from core.errors import Unauthenticated
 from core.settings import Settings
+from core.storage import Upload
 
 log = logging.getLogger("linli.graphql")
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
+# Room for the multipart framing and the `operations`/`map` fields beside the files.
+MULTIPART_OVERHEAD = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -216,17 +222,11 @@ class GraphQLHTTP:
         if request.method != "POST":
             raise RequestError(405, "Use GET or POST", {"Allow": "GET, POST"})
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == MULTIPART:
+            return self._check_params(await self._multipart_params(request))
         if ctype != JSON:
-            raise RequestError(415, "Content-Type must be application/json")
-        declared = request.headers.get("content-length")
-        limit = self.settings.graphql_max_body_bytes
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise RequestError(413, f"Request body exceeds {limit} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
-                raise RequestError(413, f"Request body exceeds {limit} bytes")
+            raise RequestError(415, "Content-Type must be application/json or multipart/form-data")
+        body = await self._read_body(request, self.settings.graphql_max_body_bytes)
         try:
             params = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -234,6 +234,76 @@ class GraphQLHTTP:
         if not isinstance(params, dict):
             raise RequestError(400, "Body must be a JSON object")
         return self._check_params(params)
+
+    @staticmethod
+    async def _read_body(request: Request, limit: int) -> bytearray:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise RequestError(413, f"Request body exceeds {limit} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise RequestError(413, f"Request body exceeds {limit} bytes")
+        return body
+
+    async def _multipart_params(self, request: Request) -> dict[str, Any]:
+        """The GraphQL multipart request spec: an `operations` JSON field, a `map` JSON
+        field naming where each file goes ({"0": ["variables.input.photos.0"]}), then the
+        files. Each file becomes a `core.storage.Upload` at its path in the variables.
+
+        The body is bounded (files × per-file limit + the JSON limit) and so is the file
+        count; per-file size and the real image type are the domain's to check, so that
+        a refusal names the offending file in `userErrors`. Clients authenticate with a
+        bearer header, which a cross-site form cannot send, so no CSRF preflight header
+        is required.
+        """
+        s = self.settings
+        limit = s.graphql_max_body_bytes + s.upload_max_files * s.upload_max_bytes
+        body = await self._read_body(request, limit + MULTIPART_OVERHEAD)
+
+        async def stream() -> AsyncIterator[bytes]:
+            yield bytes(body)
+
+        parser = MultiPartParser(
+            request.headers,
+            stream(),
+            max_files=s.upload_max_files,
+            max_fields=2,
+            max_part_size=s.graphql_max_body_bytes,
+        )
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise RequestError(400, f"Bad multipart request: {exc.message}") from None
+        try:
+            operations = orjson.loads(_text_field(form.get("operations"), "operations"))
+            mapping = orjson.loads(_text_field(form.get("map"), "map"))
+        except orjson.JSONDecodeError:
+            raise RequestError(400, "operations and map must be JSON") from None
+        if isinstance(operations, list):
+            raise RequestError(400, "Batched operations are not supported")
+        if not isinstance(operations, dict):
+            raise RequestError(400, "operations must be a JSON object")
+        if not isinstance(mapping, dict):
+            raise RequestError(400, "map must be a JSON object")
+        used: set[str] = set()
+        for key, paths in mapping.items():
+            part = form.get(key)
+            if not isinstance(part, UploadFile):
+                raise RequestError(400, f"map names file {key!r}, which was not sent")
+            if not isinstance(paths, list) or not paths:
+                raise RequestError(400, f"map entry {key!r} must be a list of paths")
+            data = await part.read()
+            upload = Upload(data=data, filename=part.filename, declared_type=part.content_type)
+            for path in paths:
+                _place(operations, path, upload)
+            used.add(key)
+        extra = [k for k, v in form.multi_items() if isinstance(v, UploadFile) and k not in used]
+        await form.close()
+        if extra:
+            raise RequestError(400, f"Files not named in map: {sorted(extra)}")
+        return operations
 
     @staticmethod
     def _check_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -303,6 +373,37 @@ class GraphQLHTTP:
             status = 400
             payload.pop("data")
         return _result_response(payload, status, media)
+
+
+def _text_field(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise RequestError(400, f"The multipart request lacks the {name!r} field")
+    return value
+
+
+def _place(operations: dict[str, Any], path: Any, upload: Upload) -> None:
+    """Put a file where `map` says, e.g. "variables.input.photos.1"; the spec has the
+    client send null there."""
+    if not isinstance(path, str) or not path.startswith("variables."):
+        raise RequestError(400, f"Bad file path in map: {path!r}")
+    parts = path.split(".")
+    node: Any = operations
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, dict) and part in node:
+            if last:
+                if node[part] is not None:
+                    raise RequestError(400, f"{path} must be null in operations")
+                node[part] = upload
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            if last:
+                if node[int(part)] is not None:
+                    raise RequestError(400, f"{path} must be null in operations")
+                node[int(part)] = upload
+            node = node[int(part)]
+        else:
+            raise RequestError(400, f"map path {path} does not exist in operations")
 
 
 def _result_response(

@@ -69,6 +69,12 @@ def on_commit(session: AsyncSession, callback: AfterCommit) -> None:
     session.info.setdefault("on_commit", []).append(callback)
 
 
+def on_rollback(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Undo something outside the database (a file written for this change) if the
+    transaction rolls back; never run after a commit."""
+    session.info.setdefault("on_rollback", []).append(callback)
+
+
 def emit(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
     """Publish an event on the bus after commit (subscriptions see only committed state)."""
     session.info.setdefault("events", []).append((topic, payload))
@@ -94,6 +100,14 @@ def _make_sqlite_begin(immediate: bool) -> Callable[[Any], None]:
         conn.exec_driver_sql(stmt)
 
     return _begin
+
+
+def _run_rollback_callbacks(session: AsyncSession) -> None:
+    for callback in session.info.pop("on_rollback", []):
+        try:
+            callback()
+        except Exception:
+            log.exception("rollback callback failed")
 
 
 class Database:
@@ -145,7 +159,9 @@ class Database:
                 await session.commit()
             except BaseException:
                 await session.rollback()
+                _run_rollback_callbacks(session)
                 raise
+            session.info.pop("on_rollback", None)
             callbacks: list[AfterCommit] = session.info.pop("on_commit", [])
             events: list[tuple[str, dict[str, Any]]] = session.info.pop("events", [])
         await self._run_after_commit(callbacks, events)

@@ -50,6 +50,12 @@ class Settings(BaseSettings):
 
     mqtt_url: str | None = None
     mqtt_shared_group: str | None = None
+    # Device bridge: readings per database transaction, and how many decoded messages
+    # may wait for the database before the bridge stops taking more from the broker.
+    mqtt_batch_size: int = 500
+    mqtt_queue_size: int = 5000
+    # Raw device readings are deleted after this many days (hourly roll-ups stay).
+    device_readings_retention_days: int = 30
 
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
@@ -58,11 +64,27 @@ class Settings(BaseSettings):
     fcm_credentials: Path | None = None
     # Lets tests and staging point firebase_admin at a stub of the FCM v1 API.
     fcm_endpoint: str | None = None
+    fcm_batch_size: int = 500  # messages per send_each call (FCM allows at most 500)
+    fcm_timeout_seconds: float = 30.0
+
+    # The notification outbox worker (see docs/notifications.md).
+    outbox_poll_seconds: float = 5.0
+    outbox_batch_size: int = 500
+    outbox_lease_seconds: int = 120
+    outbox_max_attempts: int = 8
+    outbox_backoff_seconds: float = 30.0
+    outbox_backoff_cap_seconds: float = 3600.0
+    push_token_max_age_days: int = 60
 
     # Benchmarks: answer each HTTP request with an x-sql-count header (round-trips).
     count_sql: bool = False
     # Benchmarks: serve /bench/* plain-Starlette twins of GraphQL queries (same SQL).
     bench_routes: bool = False
+
+    # Uploads (complaint photos): local disk by default, behind core.storage.BlobStorage.
+    upload_dir: Path = Path("var/uploads")
+    upload_max_bytes: int = 5 * 1024 * 1024
+    upload_max_files: int = 6
 
     public_base_url: str = "http://127.0.0.1:8000"
     log_level: str = "INFO"

@@ -14,6 +14,7 @@ from domain.accounts import repository as repo
 from domain.accounts import service
 from domain.accounts.service import AuthPolicy, AuthResult, MembershipView
 from domain.audit import service as audit_service
+from domain.notifications import service as notifications
 from resolvers.base import (
     IsAuthenticated,
     IsManager,
@@ -46,35 +47,35 @@ def policy(ctx: Context) -> AuthPolicy:
 async def load_communities(ctx: Context, ids: list[int]) -> list[t.Community | None]:
     async with ctx.reading() as s:
         rows = await repo.communities_by_ids(s, ctx.principal, ids)
-    return [t.Community.from_row(rows[i]) if i in rows else None for i in ids]
+        return [t.Community.from_row(rows[i]) if i in rows else None for i in ids]
 
 
 @loader("building")
 async def load_buildings(ctx: Context, ids: list[int]) -> list[t.Building | None]:
     async with ctx.reading() as s:
         rows = await repo.buildings_by_ids(s, ctx.principal, ids)
-    return [t.Building.from_row(rows[i]) if i in rows else None for i in ids]
+        return [t.Building.from_row(rows[i]) if i in rows else None for i in ids]
 
 
 @loader("unit")
 async def load_units(ctx: Context, ids: list[int]) -> list[t.Unit | None]:
     async with ctx.reading() as s:
         rows = await repo.units_by_ids(s, ctx.principal, ids)
-    return [t.Unit.from_row(rows[i]) if i in rows else None for i in ids]
+        return [t.Unit.from_row(rows[i]) if i in rows else None for i in ids]
 
 
 @loader("buildings_of_community")
 async def load_buildings_of(ctx: Context, ids: list[int]) -> list[list[t.Building]]:
     async with ctx.reading() as s:
         rows = await repo.buildings_of_communities(s, ctx.principal, ids)
-    return [[t.Building.from_row(b) for b in rows.get(i, [])] for i in ids]
+        return [[t.Building.from_row(b) for b in rows.get(i, [])] for i in ids]
 
 
 @loader("units_of_building")
 async def load_units_of(ctx: Context, ids: list[int]) -> list[list[t.Unit]]:
     async with ctx.reading() as s:
         rows = await repo.units_of_buildings(s, ctx.principal, ids)
-    return [[t.Unit.from_row(u) for u in rows.get(i, [])] for i in ids]
+        return [[t.Unit.from_row(u) for u in rows.get(i, [])] for i in ids]
 
 
 @loader("user")
@@ -84,15 +85,18 @@ async def load_users(ctx: Context, ids: list[int]) -> list[t.User | None]:
         rows = await repo.users_by_ids(s, principal, ids)
         staff_in = principal.communities_with(RoleValue.STAFF, RoleValue.MANAGER)
         shared = await repo.user_communities(s, list(rows)) if staff_in else {}
-    out: list[t.User | None] = []
-    for i in ids:
-        row = rows.get(i)
-        if row is None:
-            out.append(None)
-            continue
-        # The masked phone is for the person and for staff of their community only.
-        show = i == principal.user_id or bool(shared.get(i, set()) & staff_in)
-        out.append(t.User.from_row(row, phone_masked=service.masked_phone(row) if show else None))
+        # Built inside the session: on a WebSocket the rows expire when it ends.
+        out: list[t.User | None] = []
+        for i in ids:
+            row = rows.get(i)
+            if row is None:
+                out.append(None)
+                continue
+            # The masked phone is for the person and for staff of their community only.
+            show = i == principal.user_id or bool(shared.get(i, set()) & staff_in)
+            out.append(
+                t.User.from_row(row, phone_masked=service.masked_phone(row) if show else None)
+            )
     return out
 
 
@@ -241,6 +245,10 @@ class AccountsMutation:
     async def sign_out(self, info: Info, input: t.SignOutInput) -> OkPayload:
         async def work(s: AsyncSession) -> dict[str, Any]:
             await service.sign_out(s, info.context.principal, refresh_token=input.refresh_token)
+            if input.push_token:
+                await notifications.unregister_push_token(
+                    s, info.context.principal, token=input.push_token
+                )
             return {"ok": True}
 
         return await run_mutation(info, _ok, work)

@@ -180,6 +180,9 @@ class InvitePayload:
 @strawberry.input
 class SignOutInput:
     refresh_token: str
+    push_token: str | None = strawberry.field(
+        default=None, description="This device's push token, so it stops getting pushes."
+    )
 
 
 @strawberry.input

@@ -66,6 +66,8 @@ def test_settings(url: str, **overrides: Any) -> Settings:
         "background_jobs": False,
         "log_json": False,
         "database_pool_size": 20,
+        # Uploaded files of a test run stay out of the working tree.
+        "upload_dir": Path(tempfile.mkdtemp(prefix="linli-uploads-")),
     }
     values.update(overrides)
     return Settings(**values)

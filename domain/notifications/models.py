@@ -87,3 +87,12 @@ class QuietHours(SQLModel, table=True):
     user_id: int = Field(primary_key=True, foreign_key="users.id")
     start: str = Field(max_length=5)  # "22:00"
     end: str = Field(max_length=5)  # "07:00"
+
+
+class PushWindow(SQLModel, table=True):
+    """When a user last got a rate-limited (NORMAL) push. Taken with one conditional
+    UPDATE, so concurrent workers cannot both push inside the same hour."""
+
+    __tablename__ = "notification_push_windows"
+    user_id: int = Field(primary_key=True, foreign_key="users.id")
+    last_push_at: datetime = utc_field(nullable=False)
