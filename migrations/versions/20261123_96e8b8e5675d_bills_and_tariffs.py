@@ -1,7 +1,7 @@
 """bills and tariffs
 
 Revision ID: 96e8b8e5675d
-Revises: 724d113b14e4
+Revises: 689d4383e545
 Create Date: 2026-11-23 10:51:42.792760
 """
 
@@ -16,7 +16,7 @@ import core.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = "96e8b8e5675d"
-down_revision: str | None = "724d113b14e4"
+down_revision: str | None = "689d4383e545"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
