@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from domain.accounts.models import User
+from domain.care import alerts, service
 from domain.care import repository as repo
-from domain.care import service
 from domain.care.models import Elder
 from resolvers.base import (
     IsAuthenticated,
@@ -67,7 +67,7 @@ async def load_chains(ctx: Context, elder_ids: list[int]) -> list[list[int]]:
         out = []
         for i in elder_ids:
             elder = elders.get(i)
-            out.append(await service.escalation_chain(s, plans.get(i), elder) if elder else [])
+            out.append(await alerts.escalation_chain(s, plans.get(i), elder) if elder else [])
     return out
 
 

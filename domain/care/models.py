@@ -114,3 +114,18 @@ class Visit(SQLModel, table=True):
     # WELL | CONCERN | URGENT
     wellbeing: str = Field(default="WELL", max_length=20)
     created_at: datetime = created_at_field()
+
+
+class CareEscalation(SQLModel, table=True):
+    """Where a care alarm stands in its escalation chain. The sweep finds the ones due
+    for the next level by `next_at`; an acknowledgement or a clear sets it to None."""
+
+    __tablename__ = "care_escalations"
+    __table_args__ = (Index("ix_care_escalations_next_at", "next_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    alarm_id: int = Field(foreign_key="alarms.id", unique=True)
+    elder_id: int = fk("elders.id")
+    level: int = 0
+    next_at: datetime | None = utc_field()
+    # Everyone told so far, for the "all clear".
+    alerted: list[int] = json_field(list)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.principal import Principal, Role
-from domain.accounts.models import Membership
+from domain.accounts.models import Community, Membership
 from domain.care.models import CaregiverLink, CheckInPlan, Elder, Visit
+from domain.workorders.models import DutyShift
 
 
 def active_link_filter():
@@ -159,15 +161,39 @@ async def staff_of_community(session: AsyncSession, community_id: int) -> list[i
     return sorted(rows)
 
 
-async def on_duty_staff(session: AsyncSession, community_id: int) -> list[int]:
-    """The property staff called on after the caregivers. Until a duty roster exists,
-    every STAFF member of the community (managers are not on the night shift)."""
-    rows = await session.scalars(
-        select(Membership.user_id)
-        .where(Membership.community_id == community_id, Membership.role == Role.STAFF.value)
-        .distinct()
+async def on_duty_staff(session: AsyncSession, community_id: int, *, at: datetime) -> list[int]:
+    """The property staff called on after the caregivers: those whose duty shift covers
+    `at` in the community's time zone. With no roster, or nobody rostered right now,
+    every STAFF member of the community — someone must always be told."""
+    staff = set(
+        await session.scalars(
+            select(Membership.user_id).where(
+                Membership.community_id == community_id, Membership.role == Role.STAFF.value
+            )
+        )
     )
-    return sorted(rows)
+    shifts = list(
+        await session.scalars(select(DutyShift).where(DutyShift.community_id == community_id))
+    )
+    community = await session.get(Community, community_id)
+    if not shifts or community is None:
+        return sorted(staff)
+    local = at.astimezone(ZoneInfo(community.time_zone))
+    minute, today = local.hour * 60 + local.minute, local.weekday()
+    yesterday = (today - 1) % 7
+    on_duty = set()
+    for sh in shifts:
+        if sh.start_minute < sh.end_minute:
+            covers = sh.weekday in (None, today) and sh.start_minute <= minute < sh.end_minute
+        else:  # runs past midnight
+            covers = (sh.weekday in (None, today) and minute >= sh.start_minute) or (
+                sh.weekday in (None, yesterday) and minute < sh.end_minute
+            )
+        if covers:
+            on_duty.add(sh.user_id)
+    members = set(await staff_of_community(session, community_id))
+    on_duty &= members
+    return sorted(on_duty or staff)
 
 
 async def is_member(session: AsyncSession, user_id: int, community_id: int) -> bool:

@@ -22,8 +22,8 @@ from core.principal import Principal
 from domain.accounts import repository as accounts_repo
 from domain.accounts.models import Community, Unit, User
 from domain.audit import service as audit
+from domain.care import alerts, schedule
 from domain.care import repository as repo
-from domain.care import schedule
 from domain.care.errors import (
     AlreadyLinked,
     ElderNotFound,
@@ -298,22 +298,6 @@ def _validate_windows(raw: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"start": s.strftime("%H:%M"), "end": e.strftime("%H:%M")} for s, e in parsed]
 
 
-async def escalation_chain(
-    session: AsyncSession, plan: CheckInPlan | None, elder: Elder
-) -> list[int]:
-    """Who is called on, in order, before the on-duty staff: the plan's explicit chain
-    (or the caregivers in the order the elder gave) restricted to people who may still
-    be called — a caregiver removed since is skipped."""
-    assert elder.id is not None
-    caregivers = await repo.caregivers_in_order(session, elder.id)
-    explicit = plan.escalation_user_ids if plan is not None else []
-    if not explicit:
-        return caregivers
-    staff = set(await repo.staff_of_community(session, elder.community_id))
-    allowed = set(caregivers) | staff
-    return [u for u in explicit if u in allowed]
-
-
 async def set_plan(
     session: AsyncSession,
     principal: Principal,
@@ -459,6 +443,7 @@ async def check_in(
             target=f"CheckIn:{row.id}",
             kind=kind,
         )
+    await alerts.on_check_in(session, elder, plan, kind=kind, note=note, by=principal.user_id or 0)
     return row
 
 
@@ -594,7 +579,7 @@ async def statuses(session: AsyncSession, elders: list[Elder], *, now: datetime)
     alarm) or HELP_REQUESTED (an open help alarm), for many elders in a few queries."""
     ids = [e.id for e in elders if e.id is not None]
     plans = await repo.plans_by_elder_ids(session, ids)
-    open_types = await open_care_alarm_types(session, ids)
+    open_types = await alerts.open_care_alarm_types(session, ids)
     zones: dict[int, str] = {}
     out: dict[int, str] = {}
     for elder in elders:
@@ -621,10 +606,3 @@ async def statuses(session: AsyncSession, elders: list[Elder], *, now: datetime)
                 status = "DUE"
         out[elder.id] = status
     return out
-
-
-async def open_care_alarm_types(session: AsyncSession, elder_ids: list[int]) -> dict[int, set[str]]:
-    """Types of the not-yet-cleared care alarms per elder. Care alarms are raised on the
-    shared alarm model (domain.alarms), which this module starts using once it lands;
-    until then no care alarm exists, so there is none to report."""
-    return {}
