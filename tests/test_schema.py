@@ -29,14 +29,10 @@ PENDING: dict[str, list[str]] = {
         "Mutation.issueBills",
         "Mutation.payBills",
         "PayBillsInput",
-        "PaymentPayload",
         "Query.myBills",
     ],
     # parking (issue 6)
-    "parking": [
-        "Mutation.payParking",
-        "PayParkingInput",
-    ],
+    "parking": [],
     # elder care (issue 7)
     "elder care": [
         "Subscription.careAlerts",
