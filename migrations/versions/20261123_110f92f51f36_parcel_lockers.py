@@ -1,7 +1,7 @@
 """parcel lockers
 
 Revision ID: 110f92f51f36
-Revises: 689d4383e545
+Revises: 96e8b8e5675d
 Create Date: 2026-11-23 10:54:15.607813
 """
 
@@ -16,7 +16,7 @@ import core.db
 
 
 revision: str = "110f92f51f36"
-down_revision: str | None = "689d4383e545"
+down_revision: str | None = "96e8b8e5675d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
