@@ -15,28 +15,8 @@ from tests.contract import differences, load_contract
 PENDING: dict[str, list[str]] = {
     # booking (issue 4)
     "booking": [],
-    # bills and payments (issue 5)
-    "bills and payments": [
-        "Bill",
-        "BillConnection",
-        "BillEdge",
-        "BillKind",
-        "BillLine",
-        "BillStatus",
-        "IssueBillLineInput",
-        "IssueBillsInput",
-        "IssueBillsPayload",
-        "Mutation.issueBills",
-        "Mutation.payBills",
-        "PayBillsInput",
-        "PaymentPayload",
-        "Query.myBills",
-    ],
     # parking (issue 6)
-    "parking": [
-        "Mutation.payParking",
-        "PayParkingInput",
-    ],
+    "parking": [],
     # elder care (issue 7)
     "elder care": [
         "Subscription.careAlerts",
@@ -55,35 +35,6 @@ PENDING: dict[str, list[str]] = {
         "Query.ledger",
         "Query.ledgerSummary",
         "Query.verifyLedger",
-    ],
-    # devices (issue 10)
-    "devices": [
-        "Alarm",
-        "AlarmActionInput",
-        "AlarmConnection",
-        "AlarmEdge",
-        "AlarmPayload",
-        "AlarmStatus",
-        "AlertEvent",
-        "AlertEventKind",
-        "Device",
-        "DeviceConnection",
-        "DeviceEdge",
-        "DeviceKind",
-        "Mutation.acknowledgeAlarm",
-        "Mutation.clearAlarm",
-        "Mutation.updateWorkOrder",
-        "Query.alarms",
-        "Query.devices",
-        "Query.workOrders",
-        "Severity",
-        "Subscription.alerts",
-        "UpdateWorkOrderInput",
-        "WorkOrder",
-        "WorkOrderConnection",
-        "WorkOrderEdge",
-        "WorkOrderPayload",
-        "WorkOrderStatus",
     ],
 }
 
