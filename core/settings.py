@@ -50,6 +50,12 @@ class Settings(BaseSettings):
 
     mqtt_url: str | None = None
     mqtt_shared_group: str | None = None
+    # Device bridge: readings per database transaction, and how many decoded messages
+    # may wait for the database before the bridge stops taking more from the broker.
+    mqtt_batch_size: int = 500
+    mqtt_queue_size: int = 5000
+    # Raw device readings are deleted after this many days (hourly roll-ups stay).
+    device_readings_retention_days: int = 30
 
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None

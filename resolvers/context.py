@@ -60,7 +60,12 @@ class Context:
         session is serialised; each DataLoader batch is one short critical section."""
         if self.long_lived:
             async with self.db.reader() as session:
-                yield session
+                try:
+                    yield session
+                finally:
+                    # Loaders read rows after this block; the reader's rollback would
+                    # expire them (DetachedInstanceError), detached rows keep their values.
+                    session.expunge_all()
             return
         async with self._lock:
             if self._session is None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from core.ids import encode_gid
 from domain.booking import models as m
 from schema.accounts import Unit, User
+
+if TYPE_CHECKING:
+    from schema.care import Elder
 from schema.base import Money, Node, UserError
 
 Info = strawberry.Info
@@ -151,6 +154,7 @@ class Booking(Node):
     _booked_by: strawberry.Private[int]
     _slot_start: strawberry.Private[datetime]
     _slot_end: strawberry.Private[datetime]
+    _for_elder_id: strawberry.Private[int | None]
 
     @strawberry.field
     async def offering(self, info: Info) -> ServiceOffering:
@@ -167,6 +171,17 @@ class Booking(Node):
     @strawberry.field
     async def booked_by(self, info: Info) -> Annotated[User, strawberry.lazy("schema.accounts")]:
         return await info.context.loaders.booker.load(self._booked_by)
+
+    @strawberry.field(
+        description="Set when booked for an elder by a caregiver; visible to whoever may "
+        "see the elder (the elder, their caregivers, staff), null for the merchant."
+    )
+    async def for_elder(
+        self, info: Info
+    ) -> Annotated[Elder, strawberry.lazy("schema.care")] | None:
+        if self._for_elder_id is None:
+            return None
+        return await info.context.loaders.elder.load(self._for_elder_id)
 
     @classmethod
     def from_row(cls, row: m.Booking) -> Booking:
@@ -190,6 +205,7 @@ class Booking(Node):
             _booked_by=row.booked_by,
             _slot_start=row.slot_start,
             _slot_end=row.slot_end,
+            _for_elder_id=row.for_elder_id,
         )
 
 

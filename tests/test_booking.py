@@ -318,6 +318,14 @@ async def test_caregiver_books_for_their_elder_only(api, clock):
     async with api.db.reader() as s:
         row = await s.get(Booking, api_pk(booking["id"]))
         assert row.for_elder_id == api.demo.elders["elder1@demo.linli"]
+    for_elder = (
+        "query($id: ID!) { node(id: $id) { ... on Booking { forElder { id displayName } } } }"
+    )
+    seen = await api.gql(for_elder, {"id": booking["id"]}, as_="carer2")
+    assert seen["node"]["forElder"] == {"id": elder, "displayName": "陈秀英 Chen Xiuying"}
+    # The merchant serves the unit; who the elder is stays with her carers.
+    hidden = await api.gql(for_elder, {"id": booking["id"]}, as_="merchant1")
+    assert hidden["node"] == {"forElder": None}
 
     # Only on the elder's unit, only by a caregiver, and a caregiver only for the elder.
     wrong_unit = await book(api, "carer1", meal, "1-101", "e2", forElderId=elder)

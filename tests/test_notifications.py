@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from api.ext.notifications import retire_push_tokens
 from core import i18n
@@ -62,7 +62,16 @@ def fcm_worker(db: Database, fcm: tuple[FcmStub, Path], **kw: Any) -> OutboxWork
 
 
 @pytest.fixture
-async def worker(api, fcm) -> AsyncIterator[OutboxWorker]:
+async def fresh(api) -> None:
+    """Start from empty inboxes: other capabilities' demo data notifies people too,
+    and these tests count exactly what they sent."""
+    async with api.db.transaction() as s:
+        for model in (Delivery, OutboxMessage, Notification):
+            await s.execute(delete(model))
+
+
+@pytest.fixture
+async def worker(api, fcm, fresh) -> AsyncIterator[OutboxWorker]:
     w = fcm_worker(api.db, fcm)
     yield w
     await w.sender.close()
@@ -151,16 +160,24 @@ async def test_dead_tokens_are_deleted_and_others_kept(api, clock, stub, worker)
     await register(api, "resident1", "good-token-000000000000001")
     await register(api, "resident1", "gone-token-000000000000001", "IOS")
     await register(api, "resident1", "bad-token-0000000000000001", "WEB")
+    await register(api, "resident1", "payload-refused-token-0001")
     stub.unregistered.add("gone-token-000000000000001")
     stub.invalid.add("bad-token-0000000000000001")
+    # INVALID_ARGUMENT about something else than the token: the token stays.
+    stub.bad_payload.add("payload-refused-token-0001")
     await send(api, ["resident1"])
     stats = await worker.drain()
     assert (stats.sent, stats.tokens_removed) == (1, 2)
     assert stub.tokens_sent() == ["good-token-000000000000001"]
-    assert sorted(d[0] for d in await deliveries(api)) == ["DELIVERED", "INVALID", "UNREGISTERED"]
+    assert sorted(d[0] for d in await deliveries(api)) == [
+        "DELIVERED",
+        "FAILED",
+        "INVALID",
+        "UNREGISTERED",
+    ]
     async with api.db.reader() as s:
-        left = (await s.scalars(select(PushToken.token))).all()
-    assert left == ["good-token-000000000000001"]
+        left = sorted((await s.scalars(select(PushToken.token))).all())
+    assert left == ["good-token-000000000000001", "payload-refused-token-0001"]
     [row] = await outbox_rows(api)
     assert row.status == "SENT" and "UNREGISTERED" in (row.last_error or "")
 
@@ -237,7 +254,7 @@ async def test_rolled_back_transaction_sends_nothing(api, clock, stub, worker):
         assert await s.scalar(select(func.count()).select_from(Notification)) == 0
 
 
-async def test_running_worker_wakes_on_commit(api, clock, stub, fcm):
+async def test_running_worker_wakes_on_commit(api, clock, stub, fcm, fresh):
     await register(api, "resident1", "wake-token-000000000000001")
     live = fcm_worker(api.db, fcm, poll_seconds=600)  # only a wake-up can be this quick
     await live.start()
@@ -373,7 +390,7 @@ class CrashAfterClaim:
         return None
 
 
-async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stub, fcm):
+async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stub, fcm, fresh):
     owners = sorted(k.split("@")[0] for k in api.demo.users if k.startswith("owner"))[:12]
     for i, login in enumerate(owners):
         await register(api, login, f"owner-token-{i:04d}-0000000000", ("ANDROID", "IOS")[i % 2])

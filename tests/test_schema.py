@@ -14,10 +14,7 @@ from tests.contract import differences, load_contract
 # list cannot go stale.
 PENDING: dict[str, list[str]] = {
     # booking (issue 4)
-    "booking": [
-        # Served once elder care serves the Elder type (issue 7).
-        "Booking.forElder",
-    ],
+    "booking": [],
     # bills and payments (issue 5)
     "bills and payments": [
         "Bill",
@@ -58,35 +55,6 @@ PENDING: dict[str, list[str]] = {
         "Query.ledger",
         "Query.ledgerSummary",
         "Query.verifyLedger",
-    ],
-    # devices (issue 10)
-    "devices": [
-        "Alarm",
-        "AlarmActionInput",
-        "AlarmConnection",
-        "AlarmEdge",
-        "AlarmPayload",
-        "AlarmStatus",
-        "AlertEvent",
-        "AlertEventKind",
-        "Device",
-        "DeviceConnection",
-        "DeviceEdge",
-        "DeviceKind",
-        "Mutation.acknowledgeAlarm",
-        "Mutation.clearAlarm",
-        "Mutation.updateWorkOrder",
-        "Query.alarms",
-        "Query.devices",
-        "Query.workOrders",
-        "Severity",
-        "Subscription.alerts",
-        "UpdateWorkOrderInput",
-        "WorkOrder",
-        "WorkOrderConnection",
-        "WorkOrderEdge",
-        "WorkOrderPayload",
-        "WorkOrderStatus",
     ],
 }
 

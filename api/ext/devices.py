@@ -5,21 +5,27 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+import domain.alarms.rules  # noqa: F401 - registers the alarm rules with the ingest
 from api.app import AppState, add_routes
+from api.jobs import job
 from api.seed import Demo, seed_step
 from core.clock import utcnow
+from domain.alarms.models import Alarm
+from domain.devices import jobs as device_jobs
 from domain.devices import payloads
 from domain.devices.credentials import authenticate_device
 from domain.devices.errors import BadPayload
 from domain.devices.ingest import ingest
 from domain.devices.models import Device
-from domain.workorders.models import DutyShift, StaffProfile
+from domain.workorders import service as workorders
+from domain.workorders.models import DutyShift, StaffProfile, WorkOrder
 
 log = logging.getLogger("linli.devices.http")
 
@@ -74,6 +80,31 @@ def device_routes(state: AppState) -> list[BaseRoute]:
         return JSONResponse({"accepted": accepted})
 
     return [Route("/devices/telemetry", telemetry, methods=["POST"])]
+
+
+# ---------------------------------------------------------------- jobs
+# Work orders follow serious alarms (the listener registers when the module loads).
+assert workorders.on_alarm in workorders.alarms._listeners
+
+
+@job("sweep_offline_devices", seconds=30)
+async def sweep_offline_devices(state: AppState) -> None:
+    async with state.db.transaction() as session:
+        await device_jobs.sweep_offline_devices(session, now=utcnow())
+
+
+@job("sweep_overdue_work_orders", seconds=60)
+async def sweep_overdue_work_orders(state: AppState) -> None:
+    async with state.db.transaction() as session:
+        await workorders.sweep_overdue(session, now=utcnow())
+
+
+@job("purge_old_device_readings", seconds=3600)
+async def purge_old_device_readings(state: AppState) -> None:
+    async with state.db.transaction() as session:
+        await device_jobs.purge_old_readings(
+            session, now=utcnow(), retention_days=state.settings.device_readings_retention_days
+        )
 
 
 # ---------------------------------------------------------------- demo data
@@ -161,3 +192,56 @@ async def seed_devices(session: AsyncSession, demo: Demo) -> None:
                 )
             )
     await session.flush()
+    await _seed_alarms(session, demo, ids)
+
+
+async def _seed_alarms(session: AsyncSession, demo: Demo, devices: dict[str, int]) -> None:
+    """A little history for the demo: a low battery nobody has looked at yet, and a
+    vibrating pump with its work order in staff1's hands. Written directly (no events,
+    no dispatch) so the seed does not depend on the hour it runs at."""
+    now = utcnow()
+    battery = Alarm(
+        community_id=demo.garden_id,
+        device_id=devices["G-MH-S1"],
+        originator=f"device:{devices['G-MH-S1']}",
+        type="LOW_BATTERY",
+        severity="WARNING",
+        started_at=now - timedelta(hours=5),
+        last_seen_at=now - timedelta(minutes=20),
+        occurrences=12,
+        details={"metric": "battery", "value": 16, "peak": 15, "direction": "low"},
+    )
+    pump = Alarm(
+        community_id=demo.garden_id,
+        device_id=devices["G-2-PUMP-1"],
+        originator=f"device:{devices['G-2-PUMP-1']}",
+        type="HIGH_VIBRATION",
+        severity="MAJOR",
+        status="ACTIVE_ACK",
+        started_at=now - timedelta(hours=1),
+        last_seen_at=now - timedelta(minutes=2),
+        acknowledged_at=now - timedelta(minutes=50),
+        acknowledged_by=demo.users["staff1@demo.linli"],
+        occurrences=4,
+        details={"metric": "vibration", "value": 12.4, "peak": 13.1, "direction": "high"},
+    )
+    session.add_all([battery, pump])
+    await session.flush()
+    assert battery.id is not None and pump.id is not None
+    order = WorkOrder(
+        community_id=demo.garden_id,
+        alarm_id=pump.id,
+        building_id=demo.buildings["2"],
+        title="HIGH_VIBRATION · G-2-PUMP-1 · Building 2 pump room",
+        skill="plumber",
+        severity="MAJOR",
+        status="ASSIGNED",
+        assignee_id=demo.users["staff1@demo.linli"],
+        created_at=now - timedelta(hours=1),
+        due_at=now + timedelta(hours=3),
+    )
+    session.add(order)
+    await session.flush()
+    assert order.id is not None
+    demo.extra["alarms"] = {"battery": battery.id, "pump": pump.id}
+    demo.extra["work_orders"] = {"pump": order.id}
