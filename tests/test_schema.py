@@ -37,10 +37,6 @@ PENDING: dict[str, list[str]] = {
         "Mutation.payParking",
         "PayParkingInput",
     ],
-    # elder care (issue 7)
-    "elder care": [
-        "Subscription.careAlerts",
-    ],
     # ledgers (issue 9)
     "ledgers": [
         "LedgerAccount",
