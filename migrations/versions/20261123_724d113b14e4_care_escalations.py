@@ -1,7 +1,7 @@
 """care escalations
 
 Revision ID: 724d113b14e4
-Revises: 96e8b8e5675d
+Revises: 54f095ec21c5
 Create Date: 2026-11-23 10:45:23.560550
 """
 
@@ -16,7 +16,7 @@ import core.db
 from sqlalchemy.dialects import postgresql
 
 revision: str = "724d113b14e4"
-down_revision: str | None = "96e8b8e5675d"
+down_revision: str | None = "54f095ec21c5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
