@@ -16,17 +16,7 @@ PENDING: dict[str, list[str]] = {
     # booking (issue 4)
     "booking": [],
     # parking (issue 6)
-<<<<<<< HEAD
-    "parking": [
-        "Mutation.payParking",
-        "PayParkingInput",
-=======
     "parking": [],
-    # elder care (issue 7)
-    "elder care": [
-        "Subscription.careAlerts",
->>>>>>> main
-    ],
     # ledgers (issue 9)
     "ledgers": [
         "LedgerAccount",
