@@ -17,21 +17,6 @@ PENDING: dict[str, list[str]] = {
     "booking": [],
     # parking (issue 6)
     "parking": [],
-    # ledgers (issue 9)
-    "ledgers": [
-        "LedgerAccount",
-        "LedgerEntry",
-        "LedgerEntryConnection",
-        "LedgerEntryEdge",
-        "LedgerEntryPayload",
-        "LedgerSummary",
-        "LedgerVerification",
-        "Mutation.postLedgerEntry",
-        "PostLedgerEntryInput",
-        "Query.ledger",
-        "Query.ledgerSummary",
-        "Query.verifyLedger",
-    ],
 }
 
 
