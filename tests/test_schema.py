@@ -15,22 +15,6 @@ from tests.contract import differences, load_contract
 PENDING: dict[str, list[str]] = {
     # booking (issue 4)
     "booking": [],
-    # bills and payments (issue 5)
-    "bills and payments": [
-        "Bill",
-        "BillConnection",
-        "BillEdge",
-        "BillKind",
-        "BillLine",
-        "BillStatus",
-        "IssueBillLineInput",
-        "IssueBillsInput",
-        "IssueBillsPayload",
-        "Mutation.issueBills",
-        "Mutation.payBills",
-        "PayBillsInput",
-        "Query.myBills",
-    ],
     # parking (issue 6)
     "parking": [],
     # elder care (issue 7)
