@@ -1,7 +1,7 @@
 """parking payments
 
 Revision ID: 689d4383e545
-Revises: MULTI:724d113b14e4,96e8b8e5675d
+Revises: 724d113b14e4
 Create Date: 2026-11-23 10:49:59.981549
 """
 
@@ -16,7 +16,7 @@ import core.db
 
 
 revision: str = "689d4383e545"
-down_revision: str | None = "MULTI:724d113b14e4,96e8b8e5675d"
+down_revision: str | None = "724d113b14e4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
