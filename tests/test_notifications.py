@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select
 
-from api.ext.notifications import retire_push_tokens
+from api.ext.notifications import purge_settled_outbox, retire_push_tokens
 from core import i18n
 from core.clock import utcnow
 from core.db import Database
@@ -220,8 +220,16 @@ async def test_payload_too_large_is_refused_before_sending(api, clock, stub, wor
     assert stub.messages == []
     [row] = await outbox_rows(api)
     assert row.status == "FAILED" and "PAYLOAD_TOO_LARGE" in (row.last_error or "")
-    # The inbox still has it.
+    # The inbox still has it, also once the push bookkeeping is purged (30 days).
     assert (await api.gql(INBOX, as_="resident1"))["notifications"]["totalCount"] == 1
+    await send(api, ["resident1"])
+    await worker.drain()
+    clock.advance(days=30, seconds=1)
+    await send(api, ["resident1"])  # still pending: kept
+    await purge_settled_outbox(api.server.state)
+    assert [(r.status, r.attempts) for r in await outbox_rows(api)] == [("PENDING", 0)]
+    assert await deliveries(api) == []
+    assert (await api.gql(INBOX, as_="resident1"))["notifications"]["totalCount"] == 3
 
 
 async def test_rolled_back_transaction_sends_nothing(api, clock, stub, worker):
@@ -411,6 +419,7 @@ async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stu
     try:
         first = await asyncio.gather(*(w.drain() for w in workers))
         assert sum(s.sent for s in first) == total - 10  # the dead worker's rows wait
+        assert all(s.sent > 0 for s in first)  # both really worked, side by side
         clock.advance(seconds=121)  # its lease runs out
         second = await asyncio.gather(*(w.drain() for w in workers))
         assert sum(s.sent for s in second) == 10
