@@ -21,21 +21,6 @@ PENDING: dict[str, list[str]] = {
     "elder care": [
         "Subscription.careAlerts",
     ],
-    # ledgers (issue 9)
-    "ledgers": [
-        "LedgerAccount",
-        "LedgerEntry",
-        "LedgerEntryConnection",
-        "LedgerEntryEdge",
-        "LedgerEntryPayload",
-        "LedgerSummary",
-        "LedgerVerification",
-        "Mutation.postLedgerEntry",
-        "PostLedgerEntryInput",
-        "Query.ledger",
-        "Query.ledgerSummary",
-        "Query.verifyLedger",
-    ],
 }
 
 
