@@ -467,3 +467,62 @@ async def test_offline_payments_reminders_overdue_and_reconciliation(
         as_="resident1",
     )
     assert errs[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_offline_provider_provider_outage_and_late_success(
+    api: GraphQLClient, stripe_stub_server: StripeStub
+) -> None:
+    from datetime import timedelta
+
+    from core.clock import utcnow
+
+    fee = bill_gid(api, "1-101:PROPERTY_FEE:2026-11")
+    # Without a Stripe key the app has the offline provider: nothing to pay in the app.
+    offline = await pay(api, [fee], "offline-00001")
+    assert offline["payment"] is None and offline["userErrors"][0]["code"] == "PAYMENT_FAILED"
+    assert (await my_bills(api))[fee]["status"] == "UNPAID"
+
+    stub = stripe_stub_server
+    stub.reset()
+    previous = payments.installed_provider()
+    # No retries in the library here, so that each refused call fails at once.
+    payments.use_provider(stub.provider(max_network_retries=0))
+    try:
+        # Stripe unreachable (a 500): the payment stays open without a secret, and the
+        # same key later gets the intent.
+        stub.fail_next = 1
+        out = await pay(api, [fee], "outage-00001")
+        assert out["userErrors"] == [] and out["payment"]["clientSecret"] is None
+        assert stub.created["payment_intent"] == 0
+        stub.fail_next = 0
+        out = await pay(api, [fee], "outage-00001")
+        assert out["payment"]["clientSecret"] and stub.created["payment_intent"] == 1
+        first = await payment_row(api, out["payment"]["id"])
+
+        # It is declined; a second payment pays the fee.
+        ref_a = first.provider_ref or ""
+        stub.set_intent(ref_a, "requires_payment_method", error_code="card_declined")
+        await webhook(api, stub, stub.event("payment_intent.payment_failed", ref_a))
+        second = await pay(api, [fee], "outage-00002")
+        ref_b = (await payment_row(api, second["payment"]["id"])).provider_ref or ""
+        stub.set_intent(ref_b, "succeeded")
+        # The event arrives while Stripe cannot be read: stored, processed by the sweep.
+        stub.fail_next = 1
+        await webhook(api, stub, stub.event("payment_intent.succeeded", ref_b))
+        assert (await my_bills(api))[fee]["status"] == "PROCESSING"
+        stub.fail_next = 0
+        assert (
+            await payments.process_pending_events(api.db, now=utcnow() + timedelta(minutes=1)) == 1
+        )
+        assert (await my_bills(api))[fee]["status"] == "PAID"
+
+        # The declined intent succeeds after all (the payer retried the card): the fee
+        # is paid already, so that money goes back in full, automatically.
+        stub.set_intent(ref_a, "succeeded")
+        await webhook(api, stub, stub.event("payment_intent.succeeded", ref_a))
+        late = await payment_row(api, out["payment"]["id"])
+        assert late.status == "REFUNDED" and late.refunded_minor == late.amount_minor
+        assert [r["payment_intent"] for r in stub.refunds.values()] == [ref_a]
+        assert (await my_bills(api))[fee]["status"] == "PAID"
+    finally:
+        payments.use_provider(previous)
