@@ -9,15 +9,18 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError
+from core.principal import Role
 from domain.parking import payments, service
 from domain.parking import repository as repo
 from resolvers.base import (
     ClientError,
     IsAuthenticated,
     IsMember,
+    IsStaff,
     connection,
     input_id,
     page_args,
+    parse_id,
     require_user,
     run_mutation,
 )
@@ -29,7 +32,7 @@ from schema import parking as t
 from schema.base import Connection
 from schema.payments import PaymentPayload
 
-extra_types(t.ParkingSession, t.ChargingSession, t.VisitorVehicle)
+extra_types(t.ParkingSession, t.ChargingSession, t.VisitorVehicle, t.ResidentVehicle, t.EvCharger)
 
 
 async def _session_node(info: Info, pk: int) -> t.ParkingSession | None:
@@ -84,6 +87,20 @@ class ParkingQuery:
             )
         nodes = [t.ChargingSession.from_row(row, charger) for row, charger in rows]
         return connection(nodes, total, offset)
+
+    @strawberry.field(
+        permission_classes=[IsMember],
+        description="The community's EV chargers with their status and prices (residents "
+        "and staff).",
+    )
+    async def ev_chargers(self, info: Info, community_id: strawberry.ID) -> list[t.EvCharger]:
+        principal = info.context.principal
+        cid = parse_id(info, community_id, "Community")
+        if not principal.has_role(cid, Role.RESIDENT, Role.STAFF, Role.MANAGER):
+            return []
+        async with info.context.reading() as s:
+            rows = await repo.chargers_of(s, cid)
+        return [t.EvCharger.from_row(row) for row in rows]
 
 
 @mutation
@@ -141,3 +158,35 @@ class ParkingMutation:
             return {"visitor_vehicle": t.VisitorVehicle.from_row(row)}
 
         return await run_mutation(info, t.VisitorVehiclePayload, work)
+
+    @strawberry.mutation(
+        permission_classes=[IsStaff],
+        description="Staff register a resident's car or change its owner or monthly pass "
+        "(by plate).",
+    )
+    async def register_resident_vehicle(
+        self, info: Info, input: t.RegisterResidentVehicleInput
+    ) -> t.ResidentVehiclePayload:
+        principal = info.context.principal
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            cid = input_id(input.community_id, "Community", ["input", "communityId"])
+            owner = input_id(input.owner_id, "User", ["input", "ownerId"])
+            unit = (
+                input_id(input.unit_id, "Unit", ["input", "unitId"])
+                if input.unit_id is not None
+                else None
+            )
+            row = await service.register_resident_vehicle(
+                session,
+                principal,
+                community_id=cid,
+                plate=input.plate,
+                owner_user_id=owner,
+                unit_id=unit,
+                pass_valid_from=input.pass_valid_from,
+                pass_valid_until=input.pass_valid_until,
+            )
+            return {"resident_vehicle": t.ResidentVehicle.from_row(row)}
+
+        return await run_mutation(info, t.ResidentVehiclePayload, work)
