@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     outbox_backoff_seconds: float = 30.0
     outbox_backoff_cap_seconds: float = 3600.0
     push_token_max_age_days: int = 60
+    outbox_keep_days: int = 30
 
     # Benchmarks: answer each HTTP request with an x-sql-count header (round-trips).
     count_sql: bool = False

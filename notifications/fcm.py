@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import firebase_admin
+import google.auth.exceptions
+import google.auth.transport.requests
 import requests.adapters
 from firebase_admin import credentials, exceptions, messaging
 from urllib3.util.retry import Retry
@@ -108,8 +110,14 @@ class FcmSender:
     def _send_sync(self, batch: list[PushMessage]) -> list[SendResult]:
         try:
             app = self._ensure_app()
+            self._refresh_token(app)
             response = messaging.send_each([to_fcm(m) for m in batch], app=app)
-        except (exceptions.FirebaseError, ValueError, OSError) as exc:
+        except (
+            exceptions.FirebaseError,
+            google.auth.exceptions.GoogleAuthError,
+            ValueError,
+            OSError,
+        ) as exc:
             # The whole call failed (credentials unreadable, library refused the batch):
             # every message is retried later with backoff.
             log.warning("FCM send_each failed: %s", exc)
@@ -117,6 +125,14 @@ class FcmSender:
                 batch
             )
         return [classify(r) for r in response.responses]
+
+    def _refresh_token(self, app: firebase_admin.App) -> None:
+        """Fetch the OAuth token once, here, when it is missing or about to expire:
+        otherwise each of send_each's (up to 500) threads finds it invalid and asks
+        the token endpoint itself."""
+        credential = app.credential.get_credential()
+        if not credential.valid:
+            credential.refresh(google.auth.transport.requests.Request())
 
     async def close(self) -> None:
         if self._app is not None:

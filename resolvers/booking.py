@@ -119,6 +119,19 @@ node_type("Booking")(loader_fetcher("booking"))
 extra_types(t.Merchant, t.ServiceOffering, t.Booking)
 
 
+def _selected(info: Info) -> set[str]:
+    """Names of every field selected below this one (fragments included)."""
+    names: set[str] = set()
+    stack = list(info.selected_fields)
+    while stack:
+        item = stack.pop()
+        name = getattr(item, "name", None)
+        if name:
+            names.add(name)
+        stack.extend(getattr(item, "selections", ()) or ())
+    return names
+
+
 def _query_error(info: Info, exc: DomainError) -> ClientError:
     code = exc.code if exc.code in ("NOT_FOUND", "INVALID", "FORBIDDEN") else "INVALID"
     return ClientError(code, exc.message_key, info.context.locale, **exc.params)
@@ -161,6 +174,18 @@ class BookingQuery:
                 offset=offset,
             )
             nodes = [t.ServiceOffering.from_row(o, tz) for o, tz in rows]
+            # The page's merchants and next slots in one query each, not per offering.
+            fields = _selected(info)
+            if "merchant" in fields:
+                merchants = await repo.merchants_by_ids(s, {o.merchant_id for o, _ in rows})
+                for node, (o, _) in zip(nodes, rows, strict=True):
+                    node._merchant = t.Merchant.from_row(merchants[o.merchant_id])
+            if "nextAvailableSlot" in fields:
+                nexts = await service.next_available(s, rows)
+                for node, (o, _) in zip(nodes, rows, strict=True):
+                    v = nexts.get(o.id)  # type: ignore[arg-type]
+                    node._next_known = True
+                    node._next = v and t.Slot(start=v.start, end=v.end, _remaining=v.remaining)
         return connection(nodes, total, offset)
 
     @strawberry.field(

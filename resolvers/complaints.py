@@ -163,6 +163,7 @@ class ComplaintsMutation:
                 note=input.note,
                 forward_channel=fwd.channel if fwd else None,
                 forward_reference=fwd.reference if fwd else None,
+                create_work_order=input.create_work_order,
             )
             return {"complaint": t.Complaint.from_row(row)}
 

@@ -1,24 +1,40 @@
-"""Parking resolvers: quotes by exit-lane QR code or plate; paying for a stay."""
+"""Parking resolvers: quotes by exit-lane QR code or plate; paying for a stay or an EV
+charge; the viewer's charges."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError
-from domain.parking import service
-from resolvers.base import ClientError, IsAuthenticated
+from domain.parking import payments, service
+from domain.parking import repository as repo
+from resolvers.base import (
+    ClientError,
+    IsAuthenticated,
+    connection,
+    input_id,
+    page_args,
+    require_user,
+    run_mutation,
+)
 from resolvers.context import Info
 from resolvers.node import node_type
-from resolvers.roots import extra_types, query
+from resolvers.payments import payment_payload
+from resolvers.roots import extra_types, mutation, query
 from schema import parking as t
+from schema.base import Connection
+from schema.payments import PaymentPayload
 
-extra_types(t.ParkingSession)
+extra_types(t.ParkingSession, t.ChargingSession)
 
 
 async def _session_node(info: Info, pk: int) -> t.ParkingSession | None:
     principal = info.context.principal
     async with info.context.reading() as s:
-        row = await service.repo.parking_session(s, pk)
+        row = await repo.parking_session(s, pk)
         if row is None or not await service.may_pay(s, principal, row):
             return None
         return t.ParkingSession.from_quote(await service.quote_session(s, row))
@@ -51,3 +67,57 @@ class ParkingQuery:
             # A query has no userErrors: a bad code or plate is a client error.
             raise ClientError(exc.code, exc.message_key, ctx.locale, **exc.params) from None
         return t.ParkingQuote.from_quote(quote) if quote is not None else None
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="EV charges of the viewer's registered cars, newest first.",
+    )
+    async def my_charging_sessions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[t.ChargingSession]:
+        principal = require_user(info)
+        limit, offset = page_args(info, first, after)
+        async with info.context.reading() as s:
+            rows, total = await repo.my_charges(
+                s, principal.user_id or 0, limit=limit, offset=offset
+            )
+        nodes = [t.ChargingSession.from_row(row, charger) for row, charger in rows]
+        return connection(nodes, total, offset)
+
+
+@mutation
+@strawberry.type
+class ParkingMutation:
+    @strawberry.mutation(permission_classes=[IsAuthenticated])
+    async def pay_parking(self, info: Info, input: t.PayParkingInput) -> PaymentPayload:
+        principal = info.context.principal
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            sid = input_id(input.session_id, "ParkingSession", ["input", "sessionId"])
+            payment = await payments.pay_parking(
+                session, principal, session_id=sid, idempotency_key=input.idempotency_key
+            )
+            return {"payment": payment}
+
+        return await run_mutation(info, payment_payload(info), work)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Pay for a finished EV charge (the charge's driver, or staff).",
+    )
+    async def pay_charging(self, info: Info, input: t.PayChargingInput) -> PaymentPayload:
+        principal = info.context.principal
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            cid = input_id(
+                input.charging_session_id, "ChargingSession", ["input", "chargingSessionId"]
+            )
+            payment = await payments.pay_charging(
+                session,
+                principal,
+                charging_session_id=cid,
+                idempotency_key=input.idempotency_key,
+            )
+            return {"payment": payment}
+
+        return await run_mutation(info, payment_payload(info), work)

@@ -105,14 +105,23 @@ class ServiceOffering(Node):
     closed_dates: list[date]
     active: bool
     _ref: strawberry.Private[OfferingRef]
+    # Filled by list resolvers that fetch them for the whole page in one query each;
+    # otherwise the fields go through DataLoaders.
+    _merchant: strawberry.Private[Merchant | None] = None
+    _next: strawberry.Private[Slot | None] = None
+    _next_known: strawberry.Private[bool] = False
 
     @strawberry.field
-    async def merchant(self, info: Info) -> Merchant:
-        return await info.context.loaders.merchant_unchecked.load(self._ref.row.merchant_id)
+    def merchant(self, info: Info) -> Merchant:
+        if self._merchant is not None:
+            return self._merchant
+        return info.context.loaders.merchant_unchecked.load(self._ref.row.merchant_id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The earliest slot with room left, for one-tap booking.")
-    async def next_available_slot(self, info: Info) -> Slot | None:
-        return await info.context.loaders.next_slot.load(self._ref)
+    def next_available_slot(self, info: Info) -> Slot | None:
+        if self._next_known:
+            return self._next
+        return info.context.loaders.next_slot.load(self._ref)  # type: ignore[no-any-return]
 
     @classmethod
     def from_row(cls, row: m.ServiceOffering, time_zone: str) -> ServiceOffering:

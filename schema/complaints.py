@@ -12,6 +12,7 @@ from core.ids import encode_gid
 from domain.complaints import models as m
 from schema.accounts import Building, User
 from schema.base import Node, UserError
+from schema.devices import WorkOrder
 
 Info = strawberry.Info
 
@@ -94,6 +95,13 @@ class Complaint(Node):
     _community_id: strawberry.Private[int]
     _reporter_id: strawberry.Private[int]
     _building_id: strawberry.Private[int | None]
+    _work_order_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The work order opened for it; staff only.")
+    async def work_order(self, info: Info) -> WorkOrder | None:
+        if self._work_order_id is None:
+            return None
+        return await info.context.loaders.work_order.load(self._work_order_id)
 
     @strawberry.field
     async def building(self, info: Info) -> Building | None:
@@ -142,6 +150,7 @@ class Complaint(Node):
             _community_id=row.community_id,
             _reporter_id=row.reporter_id,
             _building_id=row.building_id,
+            _work_order_id=row.work_order_id,
         )
 
 
@@ -173,6 +182,9 @@ class UpdateComplaintInput:
     )
     note: str | None = None
     forward_to_city: CityForwardInput | None = None
+    create_work_order: bool = strawberry.field(
+        default=False, description="Open a work order for it (ACCEPTED or IN_PROGRESS)."
+    )
 
 
 @strawberry.input

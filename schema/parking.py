@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
@@ -63,4 +64,52 @@ class ParkingQuote:
 @strawberry.input
 class PayParkingInput:
     session_id: strawberry.ID
+    idempotency_key: str
+
+
+@strawberry.enum
+class ChargingStatus(enum.Enum):
+    CHARGING = "CHARGING"
+    UNPAID = "UNPAID"
+    PAID = "PAID"
+
+
+@strawberry.type
+class ChargingSession(Node):
+    """One charge at an EV charger: energy × price per kWh plus the service fee."""
+
+    charger_name: str
+    plate: str | None
+    status: ChargingStatus
+    started_at: datetime
+    ended_at: datetime | None
+    energy_kwh: float = strawberry.field(description="Metered energy (from watt-hours).")
+    price_per_kwh: Money
+    service_fee: Money
+    amount: Money
+    paid_at: datetime | None
+    _pk: strawberry.Private[int]
+
+    @classmethod
+    def from_row(cls, row: Any, charger: Any) -> ChargingSession:
+        assert row.id is not None
+        return cls(
+            id=strawberry.ID(encode_gid("ChargingSession", row.id)),
+            charger_name=charger.name,
+            plate=row.plate,
+            status=ChargingStatus(row.status),
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            energy_kwh=row.energy_wh / 1000,
+            price_per_kwh=Money.of(charger.price_per_kwh_minor, row.currency),
+            service_fee=Money.of(charger.service_fee_minor, row.currency),
+            amount=Money.of(row.amount_minor, row.currency),
+            paid_at=row.paid_at,
+            _pk=row.id,
+        )
+
+
+@strawberry.input
+class PayChargingInput:
+    charging_session_id: strawberry.ID
     idempotency_key: str

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from core.ids import decode_gid
 from domain.complaints.models import Complaint, ComplaintPhoto
 from domain.notifications.models import Notification
+from domain.workorders.models import WorkOrder
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(200))
@@ -26,7 +28,8 @@ mutation($input: FileComplaintInput!) {
 UPDATE = """
 mutation($input: UpdateComplaintInput!) {
   updateComplaint(input: $input) {
-    complaint { id status reason cityForward { channel reference } history { action status note } }
+    complaint { id status reason cityForward { channel reference }
+      history { action status note } workOrder { id status title } }
     userErrors { code field message }
   }
 }"""
@@ -144,6 +147,36 @@ async def test_complaint_with_two_photos_accepted_resolved_and_rated(api, clock)
     cid = c["id"]
     res = await api.gql(UPDATE, {"input": {"complaintId": cid, "status": "ACCEPTED"}}, as_="staff1")
     assert res["updateComplaint"]["complaint"]["status"] == "ACCEPTED"
+    # Turned into a work order: dispatched to on-duty staff like any other.
+    res = await api.gql(
+        UPDATE, {"input": {"complaintId": cid, "createWorkOrder": True}}, as_="staff1"
+    )
+    out = res["updateComplaint"]["complaint"]
+    assert res["updateComplaint"]["userErrors"] == []
+    assert out["status"] == "IN_PROGRESS"
+    wo = out["workOrder"]
+    assert wo["status"] in ("OPEN", "ASSIGNED") and "THROWN" not in wo["title"]
+    assert "thrown from height" in wo["title"] and "王芳" not in wo["title"]
+    async with api.db.reader() as s:
+        row = await s.get(WorkOrder, decode_gid(wo["id"])[1])
+        assert row is not None and row.building_id == api.demo.buildings["1"]
+        assert row.community_id == api.demo.garden_id
+    again = await api.gql(
+        UPDATE, {"input": {"complaintId": cid, "createWorkOrder": True}}, as_="staff1"
+    )
+    assert again["updateComplaint"]["userErrors"][0]["code"] == "CONFLICT"
+    # The reporter sees the progress but not the work order (staff only).
+    mine = await api.gql(
+        "{ myComplaints { edges { node { id status workOrder { id } } } } }", as_="resident1"
+    )
+    assert mine["myComplaints"]["edges"][0]["node"]["workOrder"] is None
+    wos = await api.gql(
+        "query($c: ID!) { workOrders(communityId: $c) { edges { node { id } } } }",
+        {"c": api.garden},
+        as_="staff2",
+    )
+    assert wo["id"] in {e["node"]["id"] for e in wos["workOrders"]["edges"]}
+
     res = await api.gql(
         UPDATE,
         {"input": {"complaintId": cid, "forwardToCity": {"reference": "12319-2026-112300042"}}},
@@ -164,7 +197,13 @@ async def test_complaint_with_two_photos_accepted_resolved_and_rated(api, clock)
     )
     out = res["updateComplaint"]["complaint"]
     assert out["status"] == "RESOLVED" and out["reason"] == "已找到责任人并赔偿。"
-    assert [h["action"] for h in out["history"]] == ["FILED", "ACCEPTED", "FORWARDED", "RESOLVED"]
+    assert [h["action"] for h in out["history"]] == [
+        "FILED",
+        "ACCEPTED",
+        "WORK_ORDER",
+        "FORWARDED",
+        "RESOLVED",
+    ]
     # A resolved complaint is final.
     res = await api.gql(
         UPDATE, {"input": {"complaintId": cid, "status": "REJECTED", "reason": "x"}}, as_="staff1"

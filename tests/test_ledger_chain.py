@@ -33,16 +33,32 @@ async def _verify(api: GraphQLClient) -> ledger.Verification:
         )
 
 
+async def _head(api: GraphQLClient) -> tuple[int, int]:
+    """(entries, balance) of Demo Garden's common income before the test's postings."""
+    async with api.db.reader() as s:
+        row = (
+            await s.execute(
+                text(
+                    "SELECT entries, balance_minor FROM ledger_accounts "
+                    "WHERE community_id = :c AND account = 'COMMON_INCOME'"
+                ),
+                {"c": api.demo.garden_id},
+            )
+        ).first()
+    return (row[0], row[1]) if row else (0, 0)
+
+
 async def test_common_income_chain_idempotency_and_tampering(api: GraphQLClient, clock):
+    n0, b0 = await _head(api)
     first = await _income(api, "park-1", 800)
     again = await _income(api, "park-1", 800)
     assert again.id == first.id and again.hash == first.hash
     entries = [first] + [await _income(api, f"park-{i}", 100 * i) for i in range(2, 8)]
-    assert [e.seq for e in entries] == list(range(1, 8))
-    assert entries[-1].balance_after_minor == 800 + sum(100 * i for i in range(2, 8))
+    assert [e.seq for e in entries] == list(range(n0 + 1, n0 + 8))
+    assert entries[-1].balance_after_minor == b0 + 800 + sum(100 * i for i in range(2, 8))
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(entries))
     ok = await _verify(api)
-    assert ok.valid and ok.entries == 7 and ok.head_hash == entries[-1].hash
+    assert ok.valid and ok.entries == n0 + 7 and ok.head_hash == entries[-1].hash
 
     # An attacker with database access edits an amount: the append-only trigger has to
     # be bypassed first (it refuses the UPDATE), then verification names that entry.
@@ -86,13 +102,9 @@ async def test_deleting_an_entry_breaks_the_chain_at_the_next(api: GraphQLClient
 
 async def test_concurrent_postings_form_one_chain(api: GraphQLClient, clock):
     n = 100 if api.backend.name == "postgres" else 20
+    n0, b0 = await _head(api)
     results = await asyncio.gather(*[_income(api, f"c-{i}", 10 + i) for i in range(n)])
-    assert sorted(e.seq for e in results) == list(range(1, n + 1))
+    assert sorted(e.seq for e in results) == list(range(n0 + 1, n0 + n + 1))
     v = await _verify(api)
-    assert v.valid and v.entries == n
-    async with api.db.reader() as s:
-        balance = await s.scalar(
-            text("SELECT balance_minor FROM ledger_accounts WHERE community_id = :c"),
-            {"c": api.demo.garden_id},
-        )
-    assert balance == sum(10 + i for i in range(n))
+    assert v.valid and v.entries == n0 + n
+    assert await _head(api) == (n0 + n, b0 + sum(10 + i for i in range(n)))

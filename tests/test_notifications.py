@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from api.ext.notifications import retire_push_tokens
+from api.ext.notifications import purge_settled_outbox, retire_push_tokens
 from core import i18n
 from core.clock import utcnow
 from core.db import Database
@@ -62,7 +62,16 @@ def fcm_worker(db: Database, fcm: tuple[FcmStub, Path], **kw: Any) -> OutboxWork
 
 
 @pytest.fixture
-async def worker(api, fcm) -> AsyncIterator[OutboxWorker]:
+async def fresh(api) -> None:
+    """Start from empty inboxes: other capabilities' demo data notifies people too,
+    and these tests count exactly what they sent."""
+    async with api.db.transaction() as s:
+        for model in (Delivery, OutboxMessage, Notification):
+            await s.execute(delete(model))
+
+
+@pytest.fixture
+async def worker(api, fcm, fresh) -> AsyncIterator[OutboxWorker]:
     w = fcm_worker(api.db, fcm)
     yield w
     await w.sender.close()
@@ -151,16 +160,24 @@ async def test_dead_tokens_are_deleted_and_others_kept(api, clock, stub, worker)
     await register(api, "resident1", "good-token-000000000000001")
     await register(api, "resident1", "gone-token-000000000000001", "IOS")
     await register(api, "resident1", "bad-token-0000000000000001", "WEB")
+    await register(api, "resident1", "payload-refused-token-0001")
     stub.unregistered.add("gone-token-000000000000001")
     stub.invalid.add("bad-token-0000000000000001")
+    # INVALID_ARGUMENT about something else than the token: the token stays.
+    stub.bad_payload.add("payload-refused-token-0001")
     await send(api, ["resident1"])
     stats = await worker.drain()
     assert (stats.sent, stats.tokens_removed) == (1, 2)
     assert stub.tokens_sent() == ["good-token-000000000000001"]
-    assert sorted(d[0] for d in await deliveries(api)) == ["DELIVERED", "INVALID", "UNREGISTERED"]
+    assert sorted(d[0] for d in await deliveries(api)) == [
+        "DELIVERED",
+        "FAILED",
+        "INVALID",
+        "UNREGISTERED",
+    ]
     async with api.db.reader() as s:
-        left = (await s.scalars(select(PushToken.token))).all()
-    assert left == ["good-token-000000000000001"]
+        left = sorted((await s.scalars(select(PushToken.token))).all())
+    assert left == ["good-token-000000000000001", "payload-refused-token-0001"]
     [row] = await outbox_rows(api)
     assert row.status == "SENT" and "UNREGISTERED" in (row.last_error or "")
 
@@ -203,8 +220,16 @@ async def test_payload_too_large_is_refused_before_sending(api, clock, stub, wor
     assert stub.messages == []
     [row] = await outbox_rows(api)
     assert row.status == "FAILED" and "PAYLOAD_TOO_LARGE" in (row.last_error or "")
-    # The inbox still has it.
+    # The inbox still has it, also once the push bookkeeping is purged (30 days).
     assert (await api.gql(INBOX, as_="resident1"))["notifications"]["totalCount"] == 1
+    await send(api, ["resident1"])
+    await worker.drain()
+    clock.advance(days=30, seconds=1)
+    await send(api, ["resident1"])  # still pending: kept
+    await purge_settled_outbox(api.server.state)
+    assert [(r.status, r.attempts) for r in await outbox_rows(api)] == [("PENDING", 0)]
+    assert await deliveries(api) == []
+    assert (await api.gql(INBOX, as_="resident1"))["notifications"]["totalCount"] == 3
 
 
 async def test_rolled_back_transaction_sends_nothing(api, clock, stub, worker):
@@ -237,7 +262,7 @@ async def test_rolled_back_transaction_sends_nothing(api, clock, stub, worker):
         assert await s.scalar(select(func.count()).select_from(Notification)) == 0
 
 
-async def test_running_worker_wakes_on_commit(api, clock, stub, fcm):
+async def test_running_worker_wakes_on_commit(api, clock, stub, fcm, fresh):
     await register(api, "resident1", "wake-token-000000000000001")
     live = fcm_worker(api.db, fcm, poll_seconds=600)  # only a wake-up can be this quick
     await live.start()
@@ -373,7 +398,7 @@ class CrashAfterClaim:
         return None
 
 
-async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stub, fcm):
+async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stub, fcm, fresh):
     owners = sorted(k.split("@")[0] for k in api.demo.users if k.startswith("owner"))[:12]
     for i, login in enumerate(owners):
         await register(api, login, f"owner-token-{i:04d}-0000000000", ("ANDROID", "IOS")[i % 2])
@@ -394,6 +419,7 @@ async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stu
     try:
         first = await asyncio.gather(*(w.drain() for w in workers))
         assert sum(s.sent for s in first) == total - 10  # the dead worker's rows wait
+        assert all(s.sent > 0 for s in first)  # both really worked, side by side
         clock.advance(seconds=121)  # its lease runs out
         second = await asyncio.gather(*(w.drain() for w in workers))
         assert sum(s.sent for s in second) == 10

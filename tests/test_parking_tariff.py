@@ -97,6 +97,18 @@ def test_grace_after_payment_then_meter_resumes_from_paid_until() -> None:
     # Grace expired: the meter runs from paid-until, the started third hour is due.
     late = charge(T, entered_at=EVENING, now=at(140), paid_minor=1000, paid_until=paid_at)
     assert (late.due_minor, late.total_minor, late.within_grace) == (500, 1500, False)
+    # Paid at 1 h 35 min (two hours' worth), then 16 minutes past paid-until: the meter
+    # restarted there, so a started hour is due although two hours were paid.
+    early = at(95)
+    assert charge(T, entered_at=EVENING, now=early).due_minor == 1000
+    over = charge(T, entered_at=EVENING, now=at(111), paid_minor=1000, paid_until=early)
+    assert (over.due_minor, over.total_minor) == (500, 1500)
+    # The daily cap still holds for the stay: paid the cap at 12 h, leaving at 20 h
+    # owes nothing more; leaving at 30 h owes at most the next 24 h's cap.
+    capped = charge(T, entered_at=EVENING, now=at(20 * 60), paid_minor=4000, paid_until=at(720))
+    assert capped.due_minor == 0
+    day2 = charge(T, entered_at=EVENING, now=at(30 * 60), paid_minor=4000, paid_until=at(720))
+    assert day2.due_minor == 4000
     # A custom grace period.
     long_grace = Tariff(hourly_minor=500, free_minutes=30, grace_minutes=30)
     assert charge(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from core.principal import Principal
 from domain.payments import service as payments
@@ -70,6 +70,8 @@ async def test_payment_lifecycle_through_verified_webhooks(
     api: GraphQLClient, stripe_stub: StripeStub
 ) -> None:
     CALLS.clear()
+    # The first attempt meets a 500: the library retries with the same idempotency key.
+    stripe_stub.fail_next = 1
     payment = await start(api, "lifecycle-0001")
     # The intent was created after commit, with our id in metadata and our key.
     assert payment.provider == "stripe" and payment.provider_ref is not None
@@ -77,9 +79,8 @@ async def test_payment_lifecycle_through_verified_webhooks(
     pi = stripe_stub.intents[payment.provider_ref]
     assert pi["amount"] == 12_345 and pi["currency"] == "cny"
     assert pi["metadata"]["linli_payment_id"] == str(payment.id)
-    assert ("POST", "/v1/payment_intents", f"linli-{payment.payer_user_id}-lifecycle-0001") in (
-        stripe_stub.requests
-    )
+    key = f"linli-{payment.payer_user_id}-lifecycle-0001"
+    assert stripe_stub.requests == [("POST", "/v1/payment_intents", key)] * 2
     assert payments.client_secret(payment) == pi["client_secret"]
 
     # The same key again: the same payment, no second intent.
@@ -139,7 +140,7 @@ async def test_payment_lifecycle_through_verified_webhooks(
     assert CALLS[-1] == (payment.id, "REFUNDED")
 
 
-async def test_failed_payment_and_webhook_before_intent_is_stored(
+async def test_failed_payment_webhook_overtaking_and_unknown_intents(
     api: GraphQLClient, stripe_stub: StripeStub
 ) -> None:
     CALLS.clear()
@@ -156,10 +157,22 @@ async def test_failed_payment_and_webhook_before_intent_is_stored(
     assert row.status == "FAILED" and row.failure_code == "generic_decline"
     assert CALLS == [(payment.id, "FAILED")]
 
+    # The webhook can overtake the storing of the intent id: found by our metadata.
+    raced = await start(api, "overtaken-0001", amount=700)
+    async with api.db.transaction() as s:
+        await s.execute(update(Payment).where(Payment.id == raced.id).values(provider_ref=None))
+    assert raced.provider_ref is not None
+    stripe_stub.set_intent(raced.provider_ref, "succeeded")
+    await webhook(
+        api, stripe_stub, stripe_stub.event("payment_intent.succeeded", raced.provider_ref)
+    )
+    row = await reload(api, raced.id)
+    assert row.status == "SUCCEEDED" and row.provider_ref == raced.provider_ref
+
     # An event for an intent we do not know is acknowledged and recorded, nothing else.
     other = stripe_stub._create_intent({"amount": "100", "currency": "cny"})
     resp = await webhook(api, stripe_stub, stripe_stub.event("payment_intent.created", other["id"]))
     assert resp.status_code == 200
     async with api.db.reader() as s:
         results = list(await s.scalars(select(WebhookEvent.result).order_by(WebhookEvent.id)))
-    assert results == ["FAILED", "UNKNOWN_INTENT"]
+    assert results == ["FAILED", "SETTLED", "UNKNOWN_INTENT"]

@@ -1,4 +1,5 @@
-"""Notifications: the outbox worker in the lifespan and the stale-token job."""
+"""Notifications: the outbox worker in the lifespan, the stale-token and outbox
+retention jobs."""
 
 from __future__ import annotations
 
@@ -22,4 +23,12 @@ async def retire_push_tokens(state: AppState) -> None:
     async with state.db.transaction() as session:
         await service.retire_stale_tokens(
             session, now=utcnow(), max_age_days=state.settings.push_token_max_age_days
+        )
+
+
+@job("purge_settled_outbox", seconds=6 * 3600)
+async def purge_settled_outbox(state: AppState) -> None:
+    async with state.db.transaction() as session:
+        await service.purge_settled_outbox(
+            session, now=utcnow(), keep_days=state.settings.outbox_keep_days
         )

@@ -19,7 +19,7 @@ from core.clock import utcnow
 from core.errors import Unauthenticated
 from domain.devices.ingest import register_handler
 from domain.devices.models import Device
-from domain.parking import events, qr
+from domain.parking import events, payments, qr
 from domain.parking import repository as repo
 from domain.parking.models import (
     ENTRY,
@@ -34,6 +34,8 @@ from domain.parking.models import (
 # Plate cameras and chargers report through the normal device ingest.
 register_handler("CAMERA", events.on_camera_reading)
 register_handler("EV_CHARGER", events.on_charger_reading)
+# Verified payments of these purposes settle stays and charges.
+payments.register()
 
 
 @add_routes

@@ -236,6 +236,24 @@ async def booking_for_update(
     )
 
 
+async def claim_key(session: AsyncSession, values: dict[str, object]) -> Booking | None:
+    """Insert the booking unless (booker, key) exists: None when it does.
+
+    INSERT … ON CONFLICT DO NOTHING: on PostgreSQL a concurrent insert of the same key
+    makes this wait until that transaction ends, then either conflict (it committed:
+    the caller returns its booking) or insert (it rolled back, e.g. the slot was full).
+    """
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Booking)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["booked_by", "idempotency_key"])
+        .returning(Booking)
+    )
+    return (await session.scalars(stmt)).first()
+
+
 async def booking_by_key(session: AsyncSession, user_id: int, key: str) -> Booking | None:
     return await session.scalar(
         select(Booking).where(Booking.booked_by == user_id, Booking.idempotency_key == key)

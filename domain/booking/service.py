@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
@@ -337,29 +336,51 @@ async def book(
     first = next(candidates, None)
     if first is None:
         raise SlotFull("booking.no_slot" if slot_start is None else "booking.slot_full")
-    booking = Booking(
-        offering_id=offering_id,
-        merchant_id=offering.merchant_id,
-        community_id=offering.community_id,
-        unit_id=unit_id,
-        booked_by=principal.user_id,
-        for_elder_id=for_elder_id,
-        slot_start=first[0],
-        slot_end=first[1],
-        notes=notes.strip() if notes else None,
-        price_minor=offering.price_minor,
-        currency=offering.currency,
-        idempotency_key=key,
+    now = utcnow()
+    claimed = await repo.claim_key(
+        session,
+        {
+            "offering_id": offering_id,
+            "merchant_id": offering.merchant_id,
+            "community_id": offering.community_id,
+            "unit_id": unit_id,
+            "booked_by": principal.user_id,
+            "for_elder_id": for_elder_id,
+            "slot_start": first[0],
+            "slot_end": first[1],
+            "status": REQUESTED,
+            "notes": notes.strip() if notes else None,
+            "price_minor": offering.price_minor,
+            "currency": offering.currency,
+            "idempotency_key": key,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    try:
-        async with session.begin_nested():
-            session.add(booking)
-            await session.flush()
-    except IntegrityError:
+    if claimed is None:
+        # A concurrent request with this key committed first: answer with its booking.
         existing = await repo.booking_by_key(session, principal.user_id, key)
-        if existing is None:
-            raise
+        assert existing is not None
         return BookResult(_same_request(existing, offering_id, unit_id, slot_start), False)
+    booking = claimed
+
+    # Everything else is written before the seat is taken: the counter's row lock is
+    # then held only until the commit that follows, which keeps a popular slot's
+    # bookings from queueing behind each other's notification writes.
+    merchant = await session.get(Merchant, offering.merchant_id)
+    assert merchant is not None
+    params = {"service": offering.title, "time": local_text(first[0], tz), "unit": unit.label}
+    told = await notify(
+        session,
+        user_ids=[merchant.user_id],
+        category="BOOKING",
+        title_key="booking.notify.new.title",
+        body_key="booking.notify.new.body",
+        params=params,
+        data={"bookingId": encode_gid("Booking", booking.id or 0)},
+        community_id=offering.community_id,
+    )
+    await _announce(session, booking)
 
     slot: tuple[datetime, datetime] | None = first
     attempts = 0
@@ -372,23 +393,14 @@ async def book(
         slot = None
     if slot is None:
         raise SlotFull("booking.slot_full" if slot_start is not None else "booking.no_slot")
-    booking.slot_start, booking.slot_end = slot
-    session.add(booking)
-    await session.flush()
-
-    merchant = await session.get(Merchant, offering.merchant_id)
-    assert merchant is not None
-    await notify(
-        session,
-        user_ids=[merchant.user_id],
-        category="BOOKING",
-        title_key="booking.notify.new.title",
-        body_key="booking.notify.new.body",
-        params={"service": offering.title, "time": local_text(slot[0], tz), "unit": unit.label},
-        data={"bookingId": encode_gid("Booking", booking.id or 0)},
-        community_id=offering.community_id,
-    )
-    await _announce(session, booking)
+    if slot != first:
+        # Someone took the last seat of the first candidate meanwhile (one tap only).
+        booking.slot_start, booking.slot_end = slot
+        session.add(booking)
+        for n in told:
+            n.params = {**params, "time": local_text(slot[0], tz)}
+            session.add(n)
+        await session.flush()
     return BookResult(booking, True)
 
 

@@ -66,6 +66,10 @@ i18n.register(
             "zh-CN": "该投诉已转交。",
             "en": "This complaint has already been handed over.",
         },
+        "complaints.already_has_work_order": {
+            "zh-CN": "该投诉已有工单。",
+            "en": "This complaint already has a work order.",
+        },
         "complaints.rating": {"zh-CN": "评分须为 1 到 5。", "en": "The rating must be 1 to 5."},
         "complaints.notify.filed.title": {
             "zh-CN": "新的投诉举报",

@@ -48,6 +48,10 @@ class Complaint(SQLModel, table=True):
     city_channel: str | None = Field(default=None, max_length=40)
     city_reference: str | None = Field(default=None, max_length=100)
     city_forwarded_at: datetime | None = utc_field()
+    # The work order staff opened for it (one at most).
+    work_order_id: int | None = Field(
+        default=None, foreign_key="work_orders.id", unique=True, nullable=True
+    )
     rating: int | None = None
     rating_comment: str | None = Field(default=None, max_length=500)
     rated_at: datetime | None = utc_field()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -22,6 +23,8 @@ from domain.complaints.errors import CATEGORY_NAMES, STATUS_NAMES, BadTransition
 from domain.complaints.models import CATEGORIES, Complaint, ComplaintEvent, ComplaintPhoto
 from domain.complaints.photos import sniff_image
 from domain.notifications.service import notify
+from domain.workorders import service as workorders
+from domain.workorders.models import WorkOrder
 
 CATEGORY = "COMPLAINT"
 
@@ -35,6 +38,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 # Handing over (work order, city channel) is for an accepted complaint.
 HANDOVER_FROM = frozenset({"ACCEPTED", "IN_PROGRESS"})
+# Work orders opened from complaints: not an emergency, due within three days.
+WORK_ORDER_SEVERITY = "MINOR"
+WORK_ORDER_DUE = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -200,10 +206,11 @@ async def update_complaint(
     note: str | None = None,
     forward_channel: str | None = None,
     forward_reference: str | None = None,
+    create_work_order: bool = False,
 ) -> Complaint:
-    """Staff: move the status, or forward to the city-management channel (with the
-    reference it gave). Each change is in the history and the
-    reporter is told of a new status."""
+    """Staff: move the status, open a work order for it (dispatched like any other),
+    or forward it to the city-management channel (with the reference it gave). Each
+    change is in the history and the reporter is told of a new status."""
     row = await _for_staff(session, principal, complaint_id)
     before = row.status
     reason = (reason or "").strip() or None
@@ -213,7 +220,6 @@ async def update_complaint(
     if note and len(note) > 1000:
         raise Invalid(field=["input", "note"])
     forwarding = forward_reference is not None or forward_channel is not None
-    create_work_order = False
     if status is None and not forwarding and not create_work_order:
         raise Invalid("complaints.nothing_to_do", field=["input"])
     if forwarding or create_work_order:
@@ -238,6 +244,8 @@ async def update_complaint(
         if row.status == "ACCEPTED":
             row.status = "IN_PROGRESS"
         _event(session, row, principal, "FORWARDED", f"{row.city_channel} {ref}")
+    if create_work_order:
+        await _open_work_order(session, principal, row)
     if status is not None:
         if status == "REJECTED" and not reason:
             raise Invalid("complaints.reason_required", field=["input", "reason"])
@@ -275,6 +283,36 @@ async def update_complaint(
             community_id=row.community_id,
         )
     return row
+
+
+async def _open_work_order(session: AsyncSession, principal: Principal, row: Complaint) -> None:
+    if row.work_order_id is not None:
+        raise Conflict("complaints.already_has_work_order", field=["input", "createWorkOrder"])
+    assert row.id is not None
+    now = utcnow()
+    zh, en = CATEGORY_NAMES[row.category]
+    # The title names the complaint, not the reporter: work orders are seen by staff who
+    # need no more than the place and the problem.
+    where = f" · {row.location_text}" if row.location_text else ""
+    wo = WorkOrder(
+        community_id=row.community_id,
+        building_id=row.building_id,
+        title=f"投诉 Complaint #{row.id} · {zh} {en}{where}"[:200],
+        skill=None,
+        severity=WORK_ORDER_SEVERITY,
+        created_at=now,
+        due_at=now + WORK_ORDER_DUE,
+        notes=[{"at": now.isoformat(), "by": principal.user_id, "complaint": row.id}],
+    )
+    session.add(wo)
+    await session.flush()
+    assert wo.id is not None
+    row.work_order_id = wo.id
+    if row.status == "ACCEPTED":
+        row.status = "IN_PROGRESS"
+    # Assigned to on-duty staff by the work-order rules (nearest, least loaded).
+    await workorders.dispatch(session, wo, now=now)
+    _event(session, row, principal, "WORK_ORDER", f"WorkOrder:{wo.id}")
 
 
 async def rate_complaint(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -31,7 +31,13 @@ from domain.council import service as council
 from domain.council.models import Matter, Proposal
 from domain.ledger.chain import entry_hash
 from domain.ledger.errors import BadAmount, InsufficientFunds, ProposalRequired
-from domain.ledger.models import GENESIS_HASH, Account, LedgerAccount, LedgerEntry
+from domain.ledger.models import (
+    GENESIS_HASH,
+    Account,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerStatement,
+)
 
 READER_ROLES = (Role.RESIDENT, Role.STAFF, Role.MANAGER)
 # Categories of maintenance-fund income that need no FUND_RAISING vote: the initial
@@ -555,3 +561,96 @@ async def verify_chain(
 
 def figures_json(figures: dict[str, Any]) -> str:
     return json.dumps(figures, ensure_ascii=False, sort_keys=True)
+
+
+# ---------------------------------------------------------------- monthly statements
+def previous_month(now: datetime, tz: str) -> tuple[str, datetime, datetime]:
+    """(period "YYYY-MM", start, end) of the month before `now` in the community's zone."""
+    local = now.astimezone(ZoneInfo(tz))
+    end = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    start = (end - timedelta(days=1)).replace(day=1)
+    return start.strftime("%Y-%m"), start, end
+
+
+async def _month_figures(
+    session: AsyncSession, community_id: int, account: Account, start: datetime, end: datetime
+) -> dict[str, int]:
+    where = (
+        LedgerEntry.community_id == community_id,
+        LedgerEntry.account == account.value,
+    )
+    row = (
+        await session.execute(
+            select(
+                func.coalesce(
+                    func.sum(LedgerEntry.amount_minor).filter(LedgerEntry.amount_minor > 0), 0
+                ),
+                func.coalesce(
+                    func.sum(LedgerEntry.amount_minor).filter(LedgerEntry.amount_minor < 0), 0
+                ),
+            ).where(*where, LedgerEntry.posted_at >= start, LedgerEntry.posted_at < end)
+        )
+    ).one()
+    closing = await session.scalar(
+        select(LedgerEntry.balance_after_minor)
+        .where(*where, LedgerEntry.posted_at < end)
+        .order_by(LedgerEntry.seq.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    )
+    return {"in": int(row[0]), "out": -int(row[1]), "balance": int(closing or 0)}
+
+
+async def publish_monthly_statements(session: AsyncSession, *, now: datetime) -> int:
+    """Publish last month's statement to each community's owners, once: the unique
+    (community, period) row is the claim, so reruns and other instances skip it."""
+    from domain.council.service import owner_user_ids
+    from domain.notifications.service import notify
+
+    published = 0
+    for community in (await session.scalars(select(Community).order_by(Community.id))).all():
+        assert community.id is not None
+        period, start, end = previous_month(now, community.time_zone)
+        figures: dict[str, Any] = {
+            a.value: await _month_figures(session, community.id, a, start, end) for a in Account
+        }
+        dialect = session.get_bind().dialect.name
+        ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(LedgerStatement)
+        claimed = await session.scalar(
+            ins.values(
+                community_id=community.id,
+                period=period,
+                published_at=now,
+                figures=figures_json(figures),
+            )
+            .on_conflict_do_nothing()
+            .returning(LedgerStatement.id)
+        )
+        if claimed is None:
+            continue
+        cur = community.currency
+
+        def fmt(v: int, cur: str = cur) -> str:
+            return Money(v, cur).formatted()
+
+        mf, ci = figures[Account.MAINTENANCE_FUND.value], figures[Account.COMMON_INCOME.value]
+        await notify(
+            session,
+            user_ids=await owner_user_ids(session, community.id),
+            category="LEDGER_STATEMENT",
+            title_key="ledger.statement_title",
+            body_key="ledger.statement_body",
+            params={
+                "community": community.name,
+                "period": period,
+                "mf_balance": fmt(mf["balance"]),
+                "mf_in": fmt(mf["in"]),
+                "mf_out": fmt(mf["out"]),
+                "ci_balance": fmt(ci["balance"]),
+                "ci_in": fmt(ci["in"]),
+                "ci_out": fmt(ci["out"]),
+            },
+            data={"period": period, "communityId": community.id},
+            community_id=community.id,
+        )
+        published += 1
+    return published

@@ -18,6 +18,7 @@ from core.db import on_commit
 from core.principal import Principal
 from domain.notifications.errors import BadCategory, BadPushToken, BadTime, TooManyIds
 from domain.notifications.models import (
+    Delivery,
     Notification,
     NotificationPreference,
     OutboxMessage,
@@ -154,6 +155,23 @@ async def retire_stale_tokens(session: AsyncSession, *, now: Any, max_age_days: 
     most likely belong to uninstalled apps; pushing to them wastes quota."""
     cutoff = now - timedelta(days=max_age_days)
     result = await session.execute(delete(PushToken).where(PushToken.last_registered_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_settled_outbox(session: AsyncSession, *, now: Any, keep_days: int) -> int:
+    """Forget push bookkeeping (outbox rows and their deliveries) settled more than
+    `keep_days` ago; the inbox keeps the notifications themselves."""
+    cutoff = now - timedelta(days=keep_days)
+    old = (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.status.in_(("SENT", "FAILED", "SKIPPED")),  # type: ignore[attr-defined]
+            OutboxMessage.created_at < cutoff,
+        )
+        .scalar_subquery()
+    )
+    await session.execute(delete(Delivery).where(Delivery.outbox_id.in_(old)))  # type: ignore[attr-defined]
+    result = await session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(old)))  # type: ignore[union-attr]
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -52,6 +52,10 @@ i18n.register(
             "zh-CN": "充电尚未结束。",
             "en": "Charging has not finished yet.",
         },
+        "parking.charging.already_paid": {
+            "zh-CN": "该充电费已付清。",
+            "en": "This charge is already paid.",
+        },
         "parking.notify.paid.title": {"zh-CN": "停车费已支付", "en": "Parking paid"},
         "parking.notify.paid.body": {
             "zh-CN": "车辆 {plate} 已支付 {amount} 元，请在 {grace} 分钟内离场。",
@@ -85,3 +89,15 @@ class AlreadyPaid(DomainError):
 
 class SessionClosed(Conflict):
     default_key = "parking.session.closed"
+
+
+class NothingDue(Invalid):
+    default_key = "parking.nothing_due"
+
+
+class ChargingNotFound(NotFound):
+    default_key = "parking.charging.not_found"
+
+
+class IdempotencyKeyOtherTarget(Conflict):
+    default_key = "error.idempotency_reuse"

@@ -204,3 +204,33 @@ class ChargingSession(SQLModel, table=True):
     amount_minor: int = 0
     paid_at: datetime | None = utc_field()
     created_at: datetime = created_at_field()
+
+
+class ParkingPayment(SQLModel, table=True):
+    """Links a payment to the stay or the charge it pays for, with the instant its
+    amount was priced at (the stay is paid until then)."""
+
+    __tablename__ = "parking_payments"
+    __table_args__ = (
+        UniqueConstraint("payment_id"),
+        CheckConstraint(
+            "(parking_session_id IS NULL) <> (charging_session_id IS NULL)", name="one_target"
+        ),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    payment_id: int = fk("payments.id", index=False)
+    parking_session_id: int | None = fk("parking_sessions.id", nullable=True)
+    charging_session_id: int | None = fk("charging_sessions.id", nullable=True)
+    payer_user_id: int = fk("users.id", index=False)
+    amount_minor: int
+    priced_at: datetime = utc_field(nullable=False)
+    # What the stay had been paid when this payment was priced: if more has been paid
+    # by the time it succeeds, another payment covered the same time (refund this one).
+    paid_before_minor: int = 0
+    # PENDING, SUCCEEDED, FAILED, REFUNDED (not delivered: the stay was already paid
+    # or over, so the payment went back)
+    status: str = Field(default="PENDING", max_length=12)
+    # The COMMON_INCOME ledger entry this payment's income was posted as.
+    ledger_entry_id: int | None = None
+    created_at: datetime = created_at_field()

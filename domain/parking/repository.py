@@ -169,3 +169,22 @@ async def active_charge(
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
+
+
+async def my_charges(
+    session: AsyncSession, user_id: int, *, limit: int, offset: int
+) -> tuple[list[tuple[ChargingSession, EvCharger]], int]:
+    """The charges of the user's own registered cars, newest first."""
+    from sqlalchemy import func
+
+    where = ChargingSession.user_id == user_id
+    total = await session.scalar(select(func.count()).select_from(ChargingSession).where(where))
+    rows = await session.execute(
+        select(ChargingSession, EvCharger)
+        .join(EvCharger, EvCharger.id == ChargingSession.charger_id)
+        .where(where)
+        .order_by(ChargingSession.started_at.desc(), ChargingSession.id.desc())  # type: ignore[attr-defined, union-attr]
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(r[0], r[1]) for r in rows.all()], int(total or 0)

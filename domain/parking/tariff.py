@@ -10,8 +10,8 @@ Rules (DESIGN.md §4 "Parking"):
 - Re-entry within `reentry_minutes` of leaving continues the earlier stay's free
   allowance instead of starting a new one.
 - After paying, the driver has `grace_minutes` from paid-until to leave; after that the
-  meter runs again from paid-until: the amount due is the fee of the whole stay minus
-  what was paid, so rounding and the cap apply to the stay as a whole.
+  meter restarts at paid-until (no free time, part-hours rounding up again), while the
+  stay as a whole still never costs more than the daily cap per started 24 hours.
 """
 
 from __future__ import annotations
@@ -119,10 +119,16 @@ def charge(
 ) -> Charge:
     """What is due at `now` for a stay that began at `entered_at`."""
     minutes = stay_minutes(entered_at, now)
-    if paid_until is not None:
-        grace_until = paid_until + timedelta(minutes=tariff.grace_minutes)
-        if now <= grace_until:
-            total = fee(tariff, stay_minutes(entered_at, paid_until), free_allowance=free_allowance)
-            return Charge(minutes, total, paid_minor, 0, grace_until)
-    total = fee(tariff, minutes, free_allowance=free_allowance)
-    return Charge(minutes, total, paid_minor, max(0, total - paid_minor))
+    if paid_until is None:
+        total = fee(tariff, minutes, free_allowance=free_allowance)
+        return Charge(minutes, total, paid_minor, max(0, total - paid_minor))
+    grace_until = paid_until + timedelta(minutes=tariff.grace_minutes)
+    if now <= grace_until:
+        return Charge(minutes, paid_minor, paid_minor, 0, grace_until)
+    # The meter restarts at paid-until: no free time, part-hours round up again...
+    overtime = fee(tariff, stay_minutes(paid_until, now), free_allowance=0)
+    if tariff.daily_cap_minor is not None:
+        # ...but the stay as a whole never costs more than the cap per started 24 h.
+        periods = -(-minutes // MINUTES_PER_DAY)
+        overtime = min(overtime, max(0, periods * tariff.daily_cap_minor - paid_minor))
+    return Charge(minutes, paid_minor + overtime, paid_minor, overtime)

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -618,13 +618,15 @@ async def _queue_refund(
     db = database_of(session)
 
     async def send() -> None:
-        await execute_refund(db, refund)
+        await execute_refund(db, refund, payment)
 
     on_commit(session, send)
     return refund
 
 
-async def execute_refund(db: Database, refund: PaymentRefund) -> None:
+async def execute_refund(
+    db: Database, refund: PaymentRefund, payment_obj: Payment | None = None
+) -> None:
     """Ask the provider for a reserved refund; on refusal give the reservation back."""
     async with db.reader() as s:
         payment = await s.get(Payment, refund.payment_id)
@@ -667,6 +669,10 @@ async def execute_refund(db: Database, refund: PaymentRefund) -> None:
                 await _handle(s, pay, REFUNDED)
         refund.status = row.status
         refund.provider_ref = row.provider_ref
+        if payment_obj is not None:
+            # The caller's response shows the outcome.
+            _copy(pay, payment_obj)
+            payment_obj.refunded_minor = pay.refunded_minor
 
 
 # ---------------------------------------------------------------- offline
@@ -744,3 +750,21 @@ async def payments_by_ids(
         if p.id is not None
         and (p.payer_user_id == principal.user_id or principal.is_staff(p.community_id))
     }
+
+
+async def reconciliations(
+    session: AsyncSession, principal: Principal, community_id: int, *, limit: int, offset: int
+) -> tuple[list[ReconciliationEntry], int]:
+    """What the reconciliation job found in a community (staff)."""
+    if not principal.is_staff(community_id):
+        raise Forbidden()
+    cond = ReconciliationEntry.community_id == community_id
+    total = await session.scalar(select(func.count()).select_from(ReconciliationEntry).where(cond))
+    rows = await session.scalars(
+        select(ReconciliationEntry)
+        .where(cond)
+        .order_by(ReconciliationEntry.id.desc())  # type: ignore[union-attr]
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)

@@ -9,3 +9,20 @@ case(
     "session { id plate } } }",
     lambda api: {"qr": qr.lane_token(api.demo.extra["parking"]["exit_lane"], 1)},
 )
+case(
+    "Query.myChargingSessions",
+    "{ myChargingSessions { totalCount edges { node { id plate amount { amountMinor } } } } }",
+    own=True,
+)
+case(
+    "Mutation.payParking",
+    "mutation($s: ID!) { payParking(input: {sessionId: $s, idempotencyKey: "
+    '"authz-sweep-1"}) { payment { id } userErrors { code } } }',
+    lambda api: {"s": api.gid("ParkingSession", 1)},
+)
+case(
+    "Mutation.payCharging",
+    "mutation($s: ID!) { payCharging(input: {chargingSessionId: $s, idempotencyKey: "
+    '"authz-sweep-1"}) { payment { id } userErrors { code } } }',
+    lambda api: {"s": api.gid("ChargingSession", 1)},
+)

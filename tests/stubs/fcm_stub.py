@@ -10,7 +10,9 @@ signature (RS256, the account's public key) and audience before issuing a bearer
 token, and the send endpoint refuses requests without that token (401), as FCM does.
 
 Scripting: `stub.unregistered` / `stub.invalid` (sets of tokens FCM no longer knows /
-rejects as malformed), `stub.fail_next(n, status=503)` (the next n sends fail).
+rejects as malformed), `stub.bad_payload` (tokens whose messages FCM refuses with an
+INVALID_ARGUMENT about another field), `stub.fail_next(n, status=503)` (the next n
+sends fail).
 Received messages are in `stub.messages` (the JSON `message` objects, in order).
 """
 
@@ -47,6 +49,7 @@ class FcmStub:
         self.token_requests = 0
         self.unregistered: set[str] = set()
         self.invalid: set[str] = set()
+        self.bad_payload: set[str] = set()  # tokens whose messages fail on another field
         self._failures: list[int] = []
         self._lock = threading.Lock()
         self._access_tokens: set[str] = set()
@@ -129,6 +132,7 @@ class FcmStub:
             self.messages.clear()
             self.unregistered.clear()
             self.invalid.clear()
+            self.bad_payload.clear()
             self._failures.clear()
 
     def tokens_sent(self) -> list[str]:
@@ -202,6 +206,17 @@ class FcmStub:
                     "@type": BAD_REQUEST,
                     "fieldViolations": [
                         {"field": "message.token", "description": "Invalid registration token"}
+                    ],
+                }
+            )
+            return status, body, h
+        if token in self.bad_payload:
+            status, body, h = _error(400, "Invalid color value", fcm_code="INVALID_ARGUMENT")
+            body["error"]["details"].append(
+                {
+                    "@type": BAD_REQUEST,
+                    "fieldViolations": [
+                        {"field": "message.android.notification.color", "description": "bad"}
                     ],
                 }
             )

@@ -137,11 +137,15 @@ class StripeStub:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def provider(self) -> Any:
+    def provider(self, max_network_retries: int = 2) -> Any:
+        """A StripeProvider aimed at the stub (0 retries: failures surface at once)."""
         from payments.stripe_provider import StripeProvider
 
         return StripeProvider(
-            api_key=self.api_key, webhook_secret=self.webhook_secret, api_base=self.base_url
+            api_key=self.api_key,
+            webhook_secret=self.webhook_secret,
+            api_base=self.base_url,
+            max_network_retries=max_network_retries,
         )
 
     def reset(self) -> None:
