@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -10,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from domain.accounts.models import User
+from domain.alarms.models import Alarm
 from domain.care import alerts, service
 from domain.care import repository as repo
 from domain.care.models import Elder
+from domain.devices.models import Device
+from domain.workorders.models import WorkOrder
 from resolvers.base import (
     IsAuthenticated,
     IsStaff,
@@ -21,12 +26,14 @@ from resolvers.base import (
     page_args,
     parse_id,
     run_mutation,
+    unauthenticated,
 )
 from resolvers.context import Context, Info
 from resolvers.loaders import loader
 from resolvers.node import loader_fetcher, node_type
-from resolvers.roots import extra_types, mutation, query
+from resolvers.roots import extra_types, mutation, query, subscription
 from schema import care as t
+from schema import devices as dt
 from schema.base import Connection
 
 
@@ -334,3 +341,57 @@ class CareMutation:
             return {"visit": t.Visit.from_row(visit)}
 
         return await run_mutation(info, t.VisitPayload, work)
+
+
+# ---------------------------------------------------------------- careAlerts
+async def _care_event(ctx: Context, user_id: int, event: dict[str, Any]) -> dt.AlertEvent | None:
+    """Load the alarm of a bus event for one caregiver, if they still care for its elder
+    (checked now, so a removal made a moment ago already holds)."""
+    async with ctx.db.reader() as s:
+        alarm = await s.get(Alarm, event["alarm_id"])
+        if alarm is None:
+            return None
+        elder_ids = [alarm.elder_id] if alarm.elder_id is not None else []
+        if alarm.unit_id is not None and not elder_ids:
+            elder_ids = list(
+                await s.scalars(select(Elder.id).where(Elder.unit_id == alarm.unit_id))
+            )
+        allowed = False
+        for elder_id in elder_ids:
+            if await repo.is_caregiver_of(s, user_id, elder_id):
+                allowed = True
+                break
+        if not allowed:
+            return None
+        device = await s.get(Device, alarm.device_id) if alarm.device_id else None
+        work_order = await s.scalar(select(WorkOrder).where(WorkOrder.alarm_id == alarm.id))
+        node = dt.Alarm.from_row(alarm)
+        node._device = dt.Device.from_row(device) if device is not None else None
+        node._work_order = dt.WorkOrder.from_row(work_order) if work_order else None
+        node._preloaded = True
+    return dt.AlertEvent(
+        kind=dt.AlertEventKind(event["kind"]), alarm=node, at=datetime.fromisoformat(event["at"])
+    )
+
+
+@subscription
+@strawberry.type
+class CareSubscription:
+    @strawberry.subscription(
+        description="Missed check-ins and help requests of the viewer's elders (and alarms "
+        "of devices in their homes)."
+    )
+    async def care_alerts(self, info: Info) -> AsyncGenerator[dt.AlertEvent, None]:
+        ctx: Context = info.context
+        if ctx.principal.is_anonymous or ctx.principal.user_id is None:
+            raise unauthenticated(info)
+        user_id = ctx.principal.user_id
+        # Events are addressed per caregiver when the alarm changes (domain.care.alerts),
+        # so a caregiver's connection never sees, or filters, other elders' alarms.
+        async with ctx.bus.listen(alerts.care_topic(user_id)) as events:
+            async for event in events:
+                item = await _care_event(ctx, user_id, event)
+                if item is not None:
+                    # Nested fields (elder, unit) load fresh for every event.
+                    ctx.loaders.clear()
+                    yield item

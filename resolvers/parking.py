@@ -14,6 +14,7 @@ from domain.parking import repository as repo
 from resolvers.base import (
     ClientError,
     IsAuthenticated,
+    IsMember,
     connection,
     input_id,
     page_args,
@@ -28,7 +29,7 @@ from schema import parking as t
 from schema.base import Connection
 from schema.payments import PaymentPayload
 
-extra_types(t.ParkingSession, t.ChargingSession)
+extra_types(t.ParkingSession, t.ChargingSession, t.VisitorVehicle)
 
 
 async def _session_node(info: Info, pk: int) -> t.ParkingSession | None:
@@ -121,3 +122,22 @@ class ParkingMutation:
             return {"payment": payment}
 
         return await run_mutation(info, payment_payload(info), work)
+
+    @strawberry.mutation(
+        permission_classes=[IsMember],
+        description="A resident registers a visitor's car for a while: they may then look "
+        "its plate up, pay for it ahead and are told when it is paid.",
+    )
+    async def register_visitor_vehicle(
+        self, info: Info, input: t.RegisterVisitorVehicleInput
+    ) -> t.VisitorVehiclePayload:
+        principal = info.context.principal
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            cid = input_id(input.community_id, "Community", ["input", "communityId"])
+            row = await service.register_visitor(
+                session, principal, community_id=cid, plate=input.plate, hours=input.hours
+            )
+            return {"visitor_vehicle": t.VisitorVehicle.from_row(row)}
+
+        return await run_mutation(info, t.VisitorVehiclePayload, work)

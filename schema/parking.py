@@ -10,7 +10,7 @@ import strawberry
 
 from core.ids import encode_gid
 from domain.parking.service import Quote
-from schema.base import Money, Node
+from schema.base import Money, Node, UserError
 
 
 @strawberry.enum
@@ -113,3 +113,32 @@ class ChargingSession(Node):
 class PayChargingInput:
     charging_session_id: strawberry.ID
     idempotency_key: str
+
+
+@strawberry.type
+class VisitorVehicle(Node):
+    plate: str
+    valid_from: datetime
+    valid_until: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> VisitorVehicle:
+        return cls(
+            id=strawberry.ID(encode_gid("VisitorVehicle", row.id)),
+            plate=row.plate,
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+        )
+
+
+@strawberry.input
+class RegisterVisitorVehicleInput:
+    community_id: strawberry.ID
+    plate: str
+    hours: int = strawberry.field(default=24, description="How long the visit lasts (1 to 72).")
+
+
+@strawberry.type
+class VisitorVehiclePayload:
+    visitor_vehicle: VisitorVehicle | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

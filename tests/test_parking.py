@@ -176,3 +176,40 @@ async def test_lane_qr_svg_for_staff_only(api: GraphQLClient) -> None:
     entry = f"/parking/lanes/{pk(api, 'entry_lane')}/qr.svg"
     r = await api.http.get(entry, headers={"authorization": f"Bearer {api.token('staff1')}"})
     assert r.status_code == 404
+
+
+REGISTER = """
+mutation($c: ID!, $p: String!, $h: Int!) {
+  registerVisitorVehicle(input: {communityId: $c, plate: $p, hours: $h}) {
+    visitorVehicle { id plate validFrom validUntil } userErrors { code field message }
+  }
+}"""
+
+
+async def test_resident_registers_a_visitor(api: GraphQLClient, clock) -> None:
+    async def register(as_: str, plate: str, hours: int = 4) -> Any:
+        got = await api.gql(REGISTER, {"c": api.garden, "p": plate, "h": hours}, as_=as_)
+        return got["registerVisitorVehicle"]
+
+    made = await register("tenant1", "沪c 55555")
+    assert made["userErrors"] == [] and made["visitorVehicle"]["plate"] == "沪C55555"
+    await enter(api, "沪C55555")
+    clock.advance(hours=2)
+    # The host may now look the visitor's plate up (and pay ahead); others may not.
+    got = await quote(api, "tenant1", plate="沪C55555")
+    assert got["amountDue"]["amountMinor"] == 1000
+    assert await quote(api, "resident2", plate="沪C55555") is None
+    # When the registration ends, so does the host's view.
+    clock.advance(hours=3)
+    assert await quote(api, "tenant1", plate="沪C55555") is None
+
+    bad = await register("tenant1", "沪C5555")
+    assert bad["visitorVehicle"] is None
+    assert bad["userErrors"][0]["field"] == ["input", "plate"]
+    long = await register("tenant1", "沪C66666", hours=100)
+    assert long["userErrors"][0]["field"] == ["input", "hours"]
+    # Only residents register visitors (a merchant of the community may not).
+    refused = await register("merchant1", "沪C77777")
+    assert refused["userErrors"][0]["code"] == "FORBIDDEN"
+    errors = await api.errors(REGISTER, {"c": api.garden, "p": "沪C77777", "h": 4}, as_="residentb")
+    assert errors[0]["extensions"]["code"] == "FORBIDDEN"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from domain.devices import commands
 from domain.ledger.models import LedgerEntry
 from domain.notifications.models import Notification
 from domain.parking.models import ChargingSession, ParkingLane, ParkingPayment
@@ -88,7 +89,17 @@ async def test_full_flow_entry_qr_pay_gate_exit(
     assert await gate_commands(api, "gate_out") == []
     assert (await stays(api, plate))[0].status == "OPEN"
 
-    await settle(api, stripe_stub, payment["id"])
+    # The device bridge's publisher (MQTT in production) receives the gate command.
+    published: list[tuple[str, dict[str, Any]]] = []
+
+    async def publisher(topic: str, message: dict[str, Any]) -> None:
+        published.append((topic, message))
+
+    commands.set_publisher(publisher)
+    try:
+        await settle(api, stripe_stub, payment["id"])
+    finally:
+        commands.set_publisher(None)
 
     [stay] = await stays(api, plate)
     assert (stay.status, stay.paid_minor, stay.paid_until) == ("PAID", 1500, clock.at)
@@ -98,6 +109,15 @@ async def test_full_flow_entry_qr_pay_gate_exit(
         "session": stay.id,
         "reason": "paid",
     }
+    # Published after the commit, on the gate's command topic, with the command's id
+    # (the bridge republishes it until the gate acknowledges or it times out).
+    assert published == [
+        (
+            f"linli/{api.demo.garden_id}/G-GATE-N-OUT/commands",
+            {"id": opened.id, "name": "open", "params": opened.params},
+        )
+    ]
+    assert opened.expires_at > clock.at
     async with api.db.reader() as s:
         note = await s.scalar(
             select(Notification).where(

@@ -17,10 +17,6 @@ PENDING: dict[str, list[str]] = {
     "booking": [],
     # parking (issue 6)
     "parking": [],
-    # elder care (issue 7)
-    "elder care": [
-        "Subscription.careAlerts",
-    ],
 }
 
 

@@ -30,13 +30,65 @@ from domain.alarms import service as alarms
 from domain.alarms.models import Alarm
 from domain.care import repository as repo
 from domain.care import schedule
-from domain.care.models import CareEscalation, CheckInPlan, Elder
+from domain.care.models import CareEscalation, CaregiverLink, CheckInPlan, Elder
 from domain.notifications.service import notify
 
 MISSED = "CHECK_IN_MISSED"
 HELP = "HELP_REQUESTED"
 CARE_TYPES = (MISSED, HELP)
 DEFAULT_ACK_TIMEOUT = 15
+
+
+# ---------------------------------------------------------------- per-transaction cache
+# A sweep handles hundreds of elders in one transaction: who cares for them, their
+# names and the community's staff are read once per batch (`_prefetch`) and kept on
+# the session for the rest of that transaction only.
+def _cache(session: AsyncSession, name: str) -> dict[Any, Any]:
+    store: dict[str, dict[Any, Any]] = session.info.setdefault("care_cache", {})
+    return store.setdefault(name, {})
+
+
+async def _caregivers(session: AsyncSession, elder_id: int) -> list[int]:
+    cache = _cache(session, "caregivers")
+    if elder_id not in cache:
+        cache[elder_id] = await repo.caregivers_in_order(session, elder_id)
+    return list(cache[elder_id])
+
+
+async def _staff(session: AsyncSession, community_id: int) -> list[int]:
+    cache = _cache(session, "staff")
+    if community_id not in cache:
+        cache[community_id] = await repo.staff_of_community(session, community_id)
+    return list(cache[community_id])
+
+
+async def _on_duty(session: AsyncSession, community_id: int, now: datetime) -> list[int]:
+    cache = _cache(session, "on_duty")
+    key = (community_id, now)
+    if key not in cache:
+        cache[key] = await repo.on_duty_staff(session, community_id, at=now)
+    return list(cache[key])
+
+
+async def _prefetch(session: AsyncSession, elders: list[Elder]) -> None:
+    ids = [e.id for e in elders if e.id is not None and e.id not in _cache(session, "caregivers")]
+    if ids:
+        found: dict[int, list[int]] = {i: [] for i in ids}
+        rows = await session.execute(
+            select(CaregiverLink.elder_id, CaregiverLink.caregiver_user_id)
+            .where(CaregiverLink.elder_id.in_(ids), *repo.active_link_filter())  # type: ignore[attr-defined]
+            .order_by(CaregiverLink.elder_id, CaregiverLink.position, CaregiverLink.id)
+        )
+        for elder_id, user_id in rows.all():
+            found[elder_id].append(user_id)
+        _cache(session, "caregivers").update(found)
+    names = _cache(session, "names")
+    user_ids = [e.user_id for e in elders if e.user_id not in names]
+    if user_ids:
+        rows = await session.execute(
+            select(User.id, User.display_name).where(User.id.in_(user_ids))  # type: ignore[union-attr]
+        )
+        names.update(dict(rows.all()))
 
 
 def care_topic(user_id: int) -> str:
@@ -55,11 +107,11 @@ async def escalation_chain(
     (or, without one, the caregivers in the order the elder gave) restricted to people
     who may still be called — a caregiver removed since is skipped."""
     assert elder.id is not None
-    caregivers = await repo.caregivers_in_order(session, elder.id)
+    caregivers = await _caregivers(session, elder.id)
     explicit = plan.escalation_user_ids if plan is not None else []
     if not explicit:
         return caregivers
-    staff = set(await repo.staff_of_community(session, elder.community_id))
+    staff = set(await _staff(session, elder.community_id))
     allowed = set(caregivers) | staff
     return [u for u in explicit if u in allowed]
 
@@ -71,12 +123,15 @@ async def level_recipients(
     chain = await escalation_chain(session, plan, elder)
     if level < len(chain):
         return [chain[level]], False
-    return await repo.on_duty_staff(session, elder.community_id, at=now), True
+    return await _on_duty(session, elder.community_id, now), True
 
 
 async def _name(session: AsyncSession, user_id: int) -> str:
-    user = await session.get(User, user_id)
-    return user.display_name if user is not None else ""
+    names = _cache(session, "names")
+    if user_id not in names:
+        user = await session.get(User, user_id)
+        names[user_id] = user.display_name if user is not None else ""
+    return str(names[user_id])
 
 
 async def _tell(
@@ -183,7 +238,7 @@ async def raise_help(
     esc = await _escalation_of(session, alarm.id)
     if kind == alarms.RAISED or esc is None or alarm.acknowledged_at is None:
         chain = await escalation_chain(session, plan, elder)
-        staff = await repo.on_duty_staff(session, elder.community_id, at=now)
+        staff = await _on_duty(session, elder.community_id, now)
         everyone = list(dict.fromkeys([*chain, *staff]))
         if esc is None:
             esc = CareEscalation(alarm_id=alarm.id, elder_id=elder.id, level=0, alerted=[])  # type: ignore[arg-type]
@@ -262,7 +317,7 @@ async def on_alarm_change(session: AsyncSession, alarm: Alarm, kind: str) -> Non
                 session,
                 alarm,
                 elder,
-                await repo.caregivers_in_order(session, elder.id),
+                await _caregivers(session, elder.id),
                 title_key="care.device.title",
                 body_key="care.device.body",
                 params={"type": alarm.type},
@@ -270,7 +325,7 @@ async def on_alarm_change(session: AsyncSession, alarm: Alarm, kind: str) -> Non
     payload = alarms.event_payload(alarm, kind, utcnow())
     for elder in elders:
         assert elder.id is not None
-        for caregiver in await repo.caregivers_in_order(session, elder.id):
+        for caregiver in await _caregivers(session, elder.id):
             emit(session, care_topic(caregiver), payload)
 
 
@@ -301,6 +356,14 @@ async def sweep_missed_check_ins(session: AsyncSession, *, now: datetime, batch:
             select(Elder).where(Elder.id.in_([p.elder_id for p in plans]))  # type: ignore[union-attr]
         )
     }
+    await _prefetch(
+        session,
+        [
+            elders[p.elder_id]
+            for p in plans
+            if p.last_check_in_at is None or p.last_check_in_at < (p.next_window_start or now)
+        ],
+    )
     zones = {
         c.id: c.time_zone
         for c in await session.scalars(
@@ -353,14 +416,35 @@ async def sweep_escalations(session: AsyncSession, *, now: datetime, batch: int 
             .with_for_update(skip_locked=True)
         )
     )
+    if not rows:
+        return 0
+    # Alarms being acknowledged right now are skipped (not waited for): the
+    # acknowledgement locks the alarm, then this row, so waiting here could deadlock.
+    by_id = {
+        a.id: a
+        for a in await session.scalars(
+            select(Alarm)
+            .where(Alarm.id.in_([e.alarm_id for e in rows]))  # type: ignore[union-attr]
+            .with_for_update(skip_locked=True)
+        )
+    }
+    elders = {
+        e.id: e
+        for e in await session.scalars(
+            select(Elder).where(Elder.id.in_({e.elder_id for e in rows}))  # type: ignore[union-attr]
+        )
+    }
+    plans = await repo.plans_by_elder_ids(session, list(elders))
+    await _prefetch(session, list(elders.values()))
     for esc in rows:
-        alarm = await session.get(Alarm, esc.alarm_id, with_for_update=True)
-        if alarm is None or alarm.cleared_at is not None or alarm.acknowledged_at is not None:
+        alarm = by_id.get(esc.alarm_id)
+        if alarm is None:
+            continue
+        if alarm.cleared_at is not None or alarm.acknowledged_at is not None:
             esc.next_at = None
             continue
-        elder = await session.get(Elder, esc.elder_id)
-        assert elder is not None
-        plan = await session.scalar(select(CheckInPlan).where(CheckInPlan.elder_id == elder.id))
+        elder = elders[esc.elder_id]
+        plan = plans.get(esc.elder_id)
         level = esc.level + 1
         recipients, final = await level_recipients(session, elder, plan, level, now=now)
         esc.level = level

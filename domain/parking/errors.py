@@ -56,6 +56,10 @@ i18n.register(
             "zh-CN": "该充电费已付清。",
             "en": "This charge is already paid.",
         },
+        "parking.visitor.hours": {
+            "zh-CN": "访客车辆登记时长须为 1 到 {max} 小时。",
+            "en": "A visitor's car is registered for 1 to {max} hours.",
+        },
         "parking.notify.paid.title": {"zh-CN": "停车费已支付", "en": "Parking paid"},
         "parking.notify.paid.body": {
             "zh-CN": "车辆 {plate} 已支付 {amount} 元，请在 {grace} 分钟内离场。",

@@ -184,6 +184,9 @@ async def settle_parking(session: AsyncSession, payment: Payment, outcome: str) 
     vehicle = await repo.resident_vehicle(session, stay.community_id, stay.plate)
     if vehicle is not None:
         recipients.add(vehicle.owner_user_id)
+    recipients |= set(
+        await repo.visitor_hosts(session, stay.community_id, stay.plate, now=utcnow())
+    )
     await notify(
         session,
         user_ids=recipients,

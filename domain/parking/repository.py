@@ -188,3 +188,17 @@ async def my_charges(
         .offset(offset)
     )
     return [(r[0], r[1]) for r in rows.all()], int(total or 0)
+
+
+async def visitor_hosts(
+    session: AsyncSession, community_id: int, plate: str, *, now: datetime
+) -> list[int]:
+    rows = await session.scalars(
+        select(VisitorVehicle.host_user_id).where(
+            VisitorVehicle.community_id == community_id,
+            VisitorVehicle.plate == plate,
+            VisitorVehicle.valid_from <= now,
+            VisitorVehicle.valid_until >= now,
+        )
+    )
+    return list(rows)

@@ -12,11 +12,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
-from core.principal import Principal
+from core.errors import Forbidden, Invalid
+from core.principal import Principal, Role
 from domain.parking import qr
 from domain.parking import repository as repo
 from domain.parking.errors import InvalidQr, SessionNotFound
-from domain.parking.models import EXIT, EXITED, OPEN, PAID, ParkingSession, ParkingTariff
+from domain.parking.models import (
+    EXIT,
+    EXITED,
+    OPEN,
+    PAID,
+    ParkingSession,
+    ParkingTariff,
+    VisitorVehicle,
+)
 from domain.parking.plates import normalize_plate
 from domain.parking.tariff import Charge, Tariff, charge
 
@@ -142,3 +151,29 @@ async def visible_session(
     if ps is None or not await may_pay(session, principal, ps):
         raise SessionNotFound(field=["input", "sessionId"])
     return ps
+
+
+MAX_VISIT_HOURS = 72
+
+
+async def register_visitor(
+    session: AsyncSession, principal: Principal, *, community_id: int, plate: str, hours: int
+) -> VisitorVehicle:
+    """A resident expects a visitor's car: for the window the host may look the plate up,
+    pay for it ahead and is told when it is paid."""
+    if principal.user_id is None or not principal.has_role(community_id, Role.RESIDENT):
+        raise Forbidden(field=["input", "communityId"])
+    normal = normalize_plate(plate, field=["input", "plate"])
+    if not 1 <= hours <= MAX_VISIT_HOURS:
+        raise Invalid("parking.visitor.hours", field=["input", "hours"], max=MAX_VISIT_HOURS)
+    now = utcnow()
+    row = VisitorVehicle(
+        community_id=community_id,
+        plate=normal,
+        host_user_id=principal.user_id,
+        valid_from=now,
+        valid_until=now + timedelta(hours=hours),
+    )
+    session.add(row)
+    await session.flush()
+    return row

@@ -26,3 +26,9 @@ case(
     '"authz-sweep-1"}) { payment { id } userErrors { code } } }',
     lambda api: {"s": api.gid("ChargingSession", 1)},
 )
+case(
+    "Mutation.registerVisitorVehicle",
+    "mutation($c: ID!) { registerVisitorVehicle(input: {communityId: $c, plate: "
+    '"沪C55555"}) { visitorVehicle { id } userErrors { code } } }',
+    lambda api: {"c": api.garden},
+)
