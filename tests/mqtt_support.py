@@ -81,7 +81,8 @@ async def publish_all(
                 port,
                 identifier=client_id or f"pub-{uuid.uuid4().hex[:8]}",
                 clean_session=False,
-                timeout=10,
+                # A publish cut off by a broker restart fails fast and is sent again.
+                timeout=2,
                 max_inflight_messages=window,
             ) as client:
                 while i < len(messages):
@@ -106,6 +107,9 @@ class PrivateBroker:
     def __init__(self) -> None:
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="linli-mqtt-"))
+        # Started as root, Mosquitto drops to its own user: it must be able to write
+        # its persistence file (sessions and queued messages survive the restart).
+        self.dir.chmod(0o777)
         self.conf = self.dir / "mosquitto.conf"
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"

@@ -192,9 +192,14 @@ async def test_broker_restart_mid_stream_loses_no_qos1_reading(api, clock):
                             .where(Device.code == "G-3-PM-MAIN")
                         )
                     ).all()
-                return {v["seq"] for v in rows} == set(range(n))
+                missing[:] = sorted(set(range(n)) - {v["seq"] for v in rows})
+                return not missing
 
-            await wait_until(all_stored, timeout=60)
+            missing: list[int] = []
+            try:
+                await wait_until(all_stored, timeout=60)
+            except AssertionError:
+                raise AssertionError(f"lost readings {missing[:20]}; {bridge.stats}") from None
             assert bridge.stats.connects >= 2
     finally:
         await broker.cleanup()
