@@ -231,3 +231,58 @@ async def test_bad_announcements_are_refused_and_nothing_is_stored(api, clock):
             )
             == 0
         )
+
+
+async def test_emergency_pushes_through_quiet_hours_normal_keeps_the_push_rules(api, clock):
+    """What the outbox worker would push: an emergency goes through quiet hours and
+    the hourly cap; ordinary announcements respect both."""
+    from domain.notifications.outbox import claim_due
+
+    for who in ("resident1", "tenant1"):
+        ok = await api.gql(
+            "mutation($t: String!) { registerPushToken(input: {token: $t, platform: ANDROID}) "
+            "{ ok userErrors { code } } }",
+            {"t": f"token-of-{who}-" + "x" * 20},
+            as_=who,
+        )
+        assert ok["registerPushToken"]["ok"], ok
+    # resident1 sleeps through the morning (it is 10:00 in Shanghai).
+    await api.gql(
+        'mutation { setQuietHours(input: {start: "09:00", end: "11:00"}) { userErrors { code } } }',
+        as_="resident1",
+    )
+    ids = {}
+    for name, kind in (("first", "NORMAL"), ("second", "NORMAL"), ("fire", "EMERGENCY")):
+        res = await api.gql(
+            PUBLISH,
+            {"input": {"communityId": api.garden, "kind": kind, "titleZh": name, "bodyZh": "x"}},
+            as_="staff1",
+        )
+        ids[name] = res["publishAnnouncement"]["announcement"]["id"]
+    async with api.db.transaction() as s:
+        claim = await claim_due(s, now=utcnow(), limit=10_000, lease_seconds=60)
+    pushed = {p.outbox_id for p in claim.pushes}
+    async with api.db.reader() as s:
+        rows = (
+            await s.execute(
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.user_id,
+                    OutboxMessage.status,
+                    OutboxMessage.last_error,
+                    Notification.data,
+                )
+                .join(Notification, Notification.id == OutboxMessage.notification_id)
+                .where(Notification.category == "ANNOUNCEMENT")
+            )
+        ).all()
+    fate = {}
+    for oid, uid, _status, error, data in rows:
+        name = next(k for k, v in ids.items() if v == data["announcementId"])
+        fate[(uid, name)] = "PUSH" if oid in pushed else error
+    r1, t1 = api.demo.users["resident1@demo.linli"], api.demo.users["tenant1@demo.linli"]
+    assert fate[(r1, "first")] == "QUIET_HOURS"
+    assert fate[(r1, "fire")] == "PUSH"
+    assert fate[(t1, "first")] == "PUSH"
+    assert fate[(t1, "second")] == "RATE_LIMITED"  # one ordinary push per hour
+    assert fate[(t1, "fire")] == "PUSH"

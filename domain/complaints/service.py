@@ -22,7 +22,7 @@ from domain.audit import service as audit
 from domain.complaints.errors import CATEGORY_NAMES, STATUS_NAMES, BadTransition, PhotoInvalid
 from domain.complaints.models import CATEGORIES, Complaint, ComplaintEvent, ComplaintPhoto
 from domain.complaints.photos import sniff_image
-from domain.notifications.service import notify
+from domain.notifications.service import HIGH, notify
 from domain.workorders import service as workorders
 from domain.workorders.models import WorkOrder
 
@@ -167,6 +167,7 @@ async def file_complaint(
         body_key="complaints.notify.filed.body",
         params={"category_zh": zh, "category_en": en},
         data={"complaintId": encode_gid("Complaint", row.id)},
+        severity=HIGH,
         community_id=community_id,
     )
     return row
@@ -280,6 +281,8 @@ async def update_complaint(
             body_key="complaints.notify.status.body",
             params={"status_zh": zh, "status_en": en},
             data={"complaintId": encode_gid("Complaint", row.id), "status": row.status},
+            # Personal news: respects quiet hours, not capped like announcements.
+            severity=HIGH,
             community_id=row.community_id,
         )
     return row

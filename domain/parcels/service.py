@@ -22,7 +22,7 @@ from domain.accounts.repository import occupies
 from domain.audit import service as audit
 from domain.devices.commands import send_command
 from domain.devices.models import Device
-from domain.notifications.service import notify
+from domain.notifications.service import HIGH, notify
 from domain.parcels import repository as repo
 from domain.parcels.errors import CodeLocked, DepositRefused, WrongCode
 from domain.parcels.models import LOCKER_KIND, LockerCompartment, Parcel
@@ -125,6 +125,8 @@ async def deposit(
         # The code itself is not put in the inbox: it shows in the app (myParcels).
         params={"carrier": parcel.carrier or "", "locker": _locker_name(locker)},
         data={"parcelId": encode_gid("Parcel", parcel.id)},
+        # Personal news: respects quiet hours, not capped to one push an hour.
+        severity=HIGH,
         community_id=locker.community_id,
     )
     return parcel, code
