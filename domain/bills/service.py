@@ -49,6 +49,8 @@ from domain.payments.models import Payment
 PURPOSE = "BILLS"
 MAX_BILLS_PER_PAYMENT = 50
 MAX_LINES_PER_ISSUE = 1000
+# Per bill: 200,000 yuan. Fifty of them still fit one payment's 32-bit amount.
+MAX_BILL_AMOUNT = 20_000_000
 REMIND_DAYS_BEFORE = 3
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -252,8 +254,10 @@ async def issue_bills(
     ]
     now = utcnow()
     values = []
-    for ln, (items, usage) in zip(lines, priced, strict=True):
+    for i, (ln, (items, usage)) in enumerate(zip(lines, priced, strict=True)):
         amount = sum(int(it["amount_minor"]) for it in items)
+        if amount > MAX_BILL_AMOUNT:
+            raise BadRequest("bills.amount_too_large", field=["input", "lines", str(i)])
         values.append(
             {
                 "community_id": community_id,
@@ -478,6 +482,37 @@ async def _receipt(session: AsyncSession, payment: Payment, user_ids: set[int], 
         data={"payment_id": payment.id},
         community_id=payment.community_id,
     )
+
+
+async def void_bill(
+    session: AsyncSession, principal: Principal, *, bill_id: int, reason: str | None
+) -> Bill:
+    """Staff cancel a bill issued in error. Only an unpaid one; voiding twice is a no-op."""
+    bill = await session.scalar(
+        select(Bill)
+        .where(Bill.id == bill_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if bill is None or not principal.is_staff(bill.community_id):
+        raise BillNotFound(field=["input", "billId"])
+    if bill.status == BillStatus.VOID:
+        return bill
+    if bill.status == BillStatus.PAID:
+        raise AlreadyPaid(field=["input", "billId"])
+    if bill.status == BillStatus.PROCESSING:
+        raise BeingPaid(field=["input", "billId"])
+    bill.status = BillStatus.VOID
+    audit.record(
+        session,
+        principal,
+        "bills.void",
+        community_id=bill.community_id,
+        target=f"Bill:{bill.id}",
+        reason=(reason or "")[:500],
+    )
+    await session.flush()
+    return bill
 
 
 # ---------------------------------------------------------------- settling
