@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     # The notification outbox worker (see docs/notifications.md).
     outbox_poll_seconds: float = 5.0
     outbox_batch_size: int = 500
+    outbox_concurrency: int = 1  # sweeps in flight per process
     outbox_lease_seconds: int = 120
     outbox_max_attempts: int = 8
     outbox_backoff_seconds: float = 30.0

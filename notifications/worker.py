@@ -65,6 +65,7 @@ class OutboxWorker:
         lease_seconds: float = 120,
         poll_seconds: float = 5.0,
         retry: RetryPolicy | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.db = db
         self.sender = sender
@@ -72,8 +73,11 @@ class OutboxWorker:
         self.lease_seconds = lease_seconds
         self.poll_seconds = poll_seconds
         self.retry = retry or RetryPolicy()
+        # Sweeps running side by side in this process: one sends while another
+        # claims or records (claims never overlap, see domain.notifications.outbox).
+        self.concurrency = max(1, concurrency)
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
     def from_settings(
@@ -85,6 +89,7 @@ class OutboxWorker:
             batch_size=settings.outbox_batch_size,
             lease_seconds=settings.outbox_lease_seconds,
             poll_seconds=settings.outbox_poll_seconds,
+            concurrency=settings.outbox_concurrency,
             retry=RetryPolicy(
                 max_attempts=settings.outbox_max_attempts,
                 backoff_seconds=settings.outbox_backoff_seconds,
@@ -133,15 +138,19 @@ class OutboxWorker:
 
     async def start(self, state: object = None) -> None:
         register_waker(self.wake)
-        self._task = asyncio.create_task(self._loop(), name="outbox-worker")
+        self._tasks = [
+            asyncio.create_task(self._loop(), name=f"outbox-worker-{i}")
+            for i in range(self.concurrency)
+        ]
 
     async def stop(self) -> None:
         unregister_waker(self.wake)
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         await self.sender.close()
 
     async def _loop(self) -> None:

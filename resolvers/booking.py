@@ -72,7 +72,7 @@ async def load_booking_offerings(ctx: Context, ids: list[int]) -> list[t.Service
 @loader("next_slot")
 async def load_next_slots(ctx: Context, refs: list[t.OfferingRef]) -> list[t.Slot | None]:
     async with ctx.reading() as s:
-        found = await service.next_available(s, [(r.row, r.time_zone) for r in refs])
+        found = await service.next_available(s, [(r.spec, r.time_zone) for r in refs])
     out: list[t.Slot | None] = []
     for r in refs:
         v = found.get(r.id)

@@ -15,6 +15,7 @@ from resolvers.base import (
     ClientError,
     IsAuthenticated,
     IsMember,
+    IsStaff,
     connection,
     input_id,
     page_args,
@@ -29,7 +30,7 @@ from schema import parking as t
 from schema.base import Connection
 from schema.payments import PaymentPayload
 
-extra_types(t.ParkingSession, t.ChargingSession, t.VisitorVehicle)
+extra_types(t.ParkingSession, t.ChargingSession, t.VisitorVehicle, t.ResidentVehicle)
 
 
 async def _session_node(info: Info, pk: int) -> t.ParkingSession | None:
@@ -141,3 +142,35 @@ class ParkingMutation:
             return {"visitor_vehicle": t.VisitorVehicle.from_row(row)}
 
         return await run_mutation(info, t.VisitorVehiclePayload, work)
+
+    @strawberry.mutation(
+        permission_classes=[IsStaff],
+        description="Staff register a resident's car or change its owner or monthly pass "
+        "(by plate).",
+    )
+    async def register_resident_vehicle(
+        self, info: Info, input: t.RegisterResidentVehicleInput
+    ) -> t.ResidentVehiclePayload:
+        principal = info.context.principal
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            cid = input_id(input.community_id, "Community", ["input", "communityId"])
+            owner = input_id(input.owner_id, "User", ["input", "ownerId"])
+            unit = (
+                input_id(input.unit_id, "Unit", ["input", "unitId"])
+                if input.unit_id is not None
+                else None
+            )
+            row = await service.register_resident_vehicle(
+                session,
+                principal,
+                community_id=cid,
+                plate=input.plate,
+                owner_user_id=owner,
+                unit_id=unit,
+                pass_valid_from=input.pass_valid_from,
+                pass_valid_until=input.pass_valid_until,
+            )
+            return {"resident_vehicle": t.ResidentVehicle.from_row(row)}
+
+        return await run_mutation(info, t.ResidentVehiclePayload, work)

@@ -11,6 +11,7 @@ import strawberry
 
 from core.ids import encode_gid
 from domain.booking import models as m
+from domain.booking.service import SlotSpec
 from schema.accounts import Unit, User
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ class OfferingRef:
     """DataLoader key for an offering whose row is already loaded (equal by id)."""
 
     id: int
-    row: m.ServiceOffering = field(compare=False, hash=False)
+    spec: SlotSpec = field(compare=False, hash=False)
+    merchant_id: int = field(compare=False, hash=False)
     time_zone: str = field(compare=False, hash=False)
 
 
@@ -115,7 +117,7 @@ class ServiceOffering(Node):
     def merchant(self, info: Info) -> Merchant:
         if self._merchant is not None:
             return self._merchant
-        return info.context.loaders.merchant_unchecked.load(self._ref.row.merchant_id)  # type: ignore[no-any-return]
+        return info.context.loaders.merchant_unchecked.load(self._ref.merchant_id)  # type: ignore[no-any-return]
 
     @strawberry.field(description="The earliest slot with room left, for one-tap booking.")
     def next_available_slot(self, info: Info) -> Slot | None:
@@ -140,9 +142,9 @@ class ServiceOffering(Node):
             ],
             closed_dates=[date.fromisoformat(d) for d in row.closed_dates],
             active=row.active,
-            # A detached copy: the next-slot loader may run after the session that
-            # loaded the row has ended (subscriptions, long-lived contexts).
-            _ref=OfferingRef(row.id, m.ServiceOffering(**row.model_dump()), time_zone),
+            # A snapshot, not the row: the next-slot loader may run after the session
+            # that loaded the row has ended (subscriptions, long-lived contexts).
+            _ref=OfferingRef(row.id, SlotSpec.of(row), row.merchant_id, time_zone),
         )
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from core.ids import encode_gid
 from domain.parking.service import Quote
 from schema.base import Money, Node, UserError
+
+if TYPE_CHECKING:
+    from schema.accounts import User
 
 
 @strawberry.enum
@@ -141,4 +144,48 @@ class RegisterVisitorVehicleInput:
 @strawberry.type
 class VisitorVehiclePayload:
     visitor_vehicle: VisitorVehicle | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ResidentVehicle(Node):
+    plate: str
+    pass_valid_from: date | None
+    pass_valid_until: date | None
+    _owner_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def owner(
+        self, info: strawberry.Info
+    ) -> Annotated[User, strawberry.lazy("schema.accounts")] | None:
+        return await info.context.loaders.user.load(self._owner_id)
+
+    @classmethod
+    def from_row(cls, row: Any) -> ResidentVehicle:
+        return cls(
+            id=strawberry.ID(encode_gid("ResidentVehicle", row.id)),
+            plate=row.plate,
+            pass_valid_from=row.pass_valid_from,
+            pass_valid_until=row.pass_valid_until,
+            _owner_id=row.owner_user_id,
+        )
+
+
+@strawberry.input
+class RegisterResidentVehicleInput:
+    community_id: strawberry.ID
+    plate: str
+    owner_id: strawberry.ID
+    unit_id: strawberry.ID | None = None
+    pass_valid_from: date | None = strawberry.field(
+        default=None, description="Monthly pass, first day (community's local date)."
+    )
+    pass_valid_until: date | None = strawberry.field(
+        default=None, description="Monthly pass, last day (inclusive)."
+    )
+
+
+@strawberry.type
+class ResidentVehiclePayload:
+    resident_vehicle: ResidentVehicle | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -200,6 +200,14 @@ async def test_issue_bills_prices_usage_and_is_idempotent(api: GraphQLClient) ->
         ({"kind": "HEATING", "lines": [{"unitId": units["1-102"]}]}, ["input", "kind"]),
         ({"kind": "PARKING_MONTHLY", "lines": [{"unitId": units["1-102"]}]}, None),
         ({"lines": [{"unitId": units["1-102"], "usage": -1}]}, None),
+        ({"lines": [{"unitId": units["1-102"], "usage": 1e12}]}, None),
+        (
+            {
+                "kind": "PARKING_MONTHLY",
+                "lines": [{"unitId": units["1-102"], "amountMinor": 2**31 - 1}],
+            },
+            None,
+        ),
     ]
     for change, field in bad_cases:
         payload = {**issue, "period": "2027-02", **change}
@@ -212,6 +220,74 @@ async def test_issue_bills_prices_usage_and_is_idempotent(api: GraphQLClient) ->
     assert data["communityBills"]["totalCount"] == 0
     # Residents cannot issue.
     errs = await api.errors(ISSUE, {"i": issue}, as_="resident1")
+    assert errs[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+SET_TARIFF = """mutation($i: SetTariffInput!) { setTariff(input: $i) {
+  tariff { kind currency pricePerM2 bands { upTo unitPrice } } userErrors { code field } } }"""
+
+
+async def test_set_tariff_and_area_priced_heating(api: GraphQLClient) -> None:
+    def water(bands: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"i": {"communityId": api.garden, "kind": "WATER", "bands": bands}}
+
+    ok = await api.gql(
+        SET_TARIFF,
+        water([{"upTo": 10, "unitPrice": "2.5"}, {"upTo": None, "unitPrice": "3.1234"}]),
+        as_="staff1",
+    )
+    assert ok["setTariff"]["tariff"]["bands"] == [
+        {"upTo": 10.0, "unitPrice": "2.50"},
+        {"upTo": None, "unitPrice": "3.1234"},
+    ]
+    for bad in (
+        [{"upTo": 10, "unitPrice": "1"}, {"upTo": 5, "unitPrice": "2"}, {"unitPrice": "3"}],
+        [{"upTo": None, "unitPrice": "1"}, {"upTo": 5, "unitPrice": "2"}],
+        [{"upTo": 10, "unitPrice": "1"}],
+        [{"upTo": None, "unitPrice": "0.00001"}],
+        [{"upTo": None, "unitPrice": "-1"}],
+        [{"upTo": None, "unitPrice": "1e9"}],
+        [],
+    ):
+        out = await api.gql(SET_TARIFF, water(bad), as_="staff1")
+        assert out["setTariff"]["userErrors"][0]["code"] == "INVALID", bad
+    tariffs = await api.gql(
+        "query($c: ID!) { tariffs(communityId: $c) { kind bands { upTo unitPrice } pricePerM2 } }",
+        {"c": api.garden},
+        as_="resident1",
+    )
+    kinds = {t["kind"]: t for t in tariffs["tariffs"]}
+    assert kinds["WATER"]["bands"][1]["unitPrice"] == "3.1234"  # the refused ones changed nothing
+    assert kinds["PROPERTY_FEE"]["pricePerM2"] == "2.80"
+
+    heat = await api.gql(
+        SET_TARIFF,
+        {"i": {"communityId": api.garden, "kind": "HEATING", "pricePerM2": "5.75"}},
+        as_="staff1",
+    )
+    assert heat["setTariff"]["tariff"]["pricePerM2"] == "5.75"
+    issued = await api.gql(
+        ISSUE,
+        {
+            "i": {
+                "communityId": api.garden,
+                "kind": "HEATING",
+                "period": "2026-12",
+                "dueDate": "2026-12-31",
+                "lines": [{"unitId": api.unit_gid("1-101")}],
+            }
+        },
+        as_="staff1",
+    )
+    assert issued["issueBills"]["issued"] == 1
+    from domain.accounts.models import Unit
+
+    async with api.db.reader() as s:
+        area = (await s.get(Unit, api.demo.units["1-101"])).area_centi_m2  # type: ignore[union-attr]
+    heating = [b for b in (await my_bills(api)).values() if b["kind"] == "HEATING"]
+    assert heating[0]["amount"]["amountMinor"] == pricing.price_by_area(area, 57_500)
+    assert heating[0]["lineItems"][0]["quantity"] == area / 100
+    errs = await api.errors(SET_TARIFF, water([{"unitPrice": "1"}]), as_="resident1")
     assert errs[0]["extensions"]["code"] == "FORBIDDEN"
 
 

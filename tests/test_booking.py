@@ -457,3 +457,45 @@ async def test_booking_updates_subscription(api, clock):
     finally:
         for c in clients.values():
             await c.close()
+
+
+async def test_a_merchant_serving_two_communities(api, clock):
+    # merchant1 also takes the MERCHANT role in Demo Heights.
+    from domain.accounts.models import Membership
+
+    async with api.db.transaction() as s:
+        s.add(
+            Membership(
+                user_id=api.demo.users["merchant1@demo.linli"],
+                community_id=api.demo.heights_id,
+                role="MERCHANT",
+            )
+        )
+    api.server.state.principals.invalidate()
+    data = await api.gql(CREATE, {"i": {"communityId": api.heights, **CLEANING}}, as_="merchant1")
+    heights_offering = data["createServiceOffering"]["offering"]
+    assert heights_offering["merchant"]["name"] == "好帮手家政 Helping Hands"
+    # Each community sees its own catalogue only.
+    theirs = await api.gql(OFFERINGS, {"c": api.heights}, as_="residentb")
+    assert [e["node"]["id"] for e in theirs["serviceOfferings"]["edges"]] == [
+        heights_offering["id"]
+    ]
+    ours = await api.gql(OFFERINGS, {"c": api.garden}, as_="resident1")
+    assert heights_offering["id"] not in {
+        e["node"]["id"] for e in ours["serviceOfferings"]["edges"]
+    }
+    # A Garden unit cannot book a Heights offering, and vice versa.
+    cross = await book(api, "resident1", heights_offering["id"], "1-101", "x1")
+    assert cross["userErrors"][0]["code"] == "NOT_FOUND"
+    garden_offering = api.gid("ServiceOffering", api.demo.extra["offerings"]["housekeeping"])
+    cross = await book(api, "residentb", garden_offering, "A-101", "x1")
+    assert cross["userErrors"][0]["code"] == "NOT_FOUND"
+    # The merchant's list spans both communities.
+    made = (await book(api, "residentb", heights_offering["id"], "A-101", "x2"))["booking"]
+    listed = await api.gql(MERCHANT, as_="merchant1")
+    ids = {e["node"]["id"] for e in listed["merchantBookings"]["edges"]}
+    assert made["id"] in ids
+    assert api.gid("Booking", api.demo.extra["bookings"]["resident1_housekeeping"]) in ids
+    # residentb's own list has only the Heights booking.
+    mine = await api.gql(MINE, as_="residentb")
+    assert [e["node"]["id"] for e in mine["myBookings"]["edges"]] == [made["id"]]

@@ -213,3 +213,62 @@ async def test_resident_registers_a_visitor(api: GraphQLClient, clock) -> None:
     assert refused["userErrors"][0]["code"] == "FORBIDDEN"
     errors = await api.errors(REGISTER, {"c": api.garden, "p": "沪C77777", "h": 4}, as_="residentb")
     assert errors[0]["extensions"]["code"] == "FORBIDDEN"
+
+
+VEHICLE = """
+mutation($c: ID!, $p: String!, $o: ID!, $u: ID, $f: Date, $t: Date) {
+  registerResidentVehicle(input: {communityId: $c, plate: $p, ownerId: $o, unitId: $u,
+                                  passValidFrom: $f, passValidUntil: $t}) {
+    residentVehicle { id plate passValidFrom passValidUntil owner { displayName } }
+    userErrors { code field }
+  }
+}"""
+
+
+async def test_staff_manage_monthly_passes(api: GraphQLClient, clock) -> None:
+    tenant = api.gid("User", api.demo.users["tenant1@demo.linli"])
+
+    async def register(as_: str = "staff1", **kw: Any) -> Any:
+        variables = {"c": api.garden, "p": "晋K24680", "o": tenant, "u": None}
+        variables.update({"f": "2026-11-01", "t": "2026-11-30"}, **kw)
+        return (await api.gql(VEHICLE, variables, as_=as_))["registerResidentVehicle"]
+
+    made = await register(u=api.unit_gid("2-301"))
+    assert made["userErrors"] == []
+    vehicle = made["residentVehicle"]
+    assert vehicle["passValidUntil"] == "2026-11-30" and vehicle["owner"]["displayName"]
+    # With a valid pass the car leaves without paying, however long it stayed.
+    await enter(api, "晋K24680")
+    clock.advance(hours=6)
+    await at_exit(api, "晋K24680")
+    assert (await stays(api, "晋K24680"))[0].exited_on_pass
+    # The pass lapsed (changed by plate, same row): the next stay is paid.
+    again = await register(f="2026-10-01", t="2026-10-31")
+    assert again["residentVehicle"]["id"] == vehicle["id"]
+    await enter(api, "晋K24680")
+    clock.advance(hours=2)
+    await at_exit(api, "晋K24680")
+    assert (await stays(api, "晋K24680"))[1].exited_at is None
+    got = await quote(api, "tenant1", plate="晋K24680")
+    assert got["amountDue"]["amountMinor"] == 1000
+
+    merchant = api.gid("User", api.demo.users["merchant1@demo.linli"])
+    for kw, field in (
+        ({"o": merchant}, "ownerId"),  # not a resident
+        ({"f": None}, "passValidUntil"),  # one date without the other
+        ({"f": "2026-12-01", "t": "2026-11-01"}, "passValidUntil"),
+        ({"u": api.unit_gid("A-101")}, "unitId"),  # another community's unit
+        ({"p": "晋K2468"}, "plate"),
+    ):
+        bad = await register(**kw)
+        assert bad["residentVehicle"] is None and bad["userErrors"][0]["field"] == [
+            "input",
+            field,
+        ], kw
+    for who in ("resident1", "residentb", "merchant1"):
+        [err] = await api.errors(
+            VEHICLE,
+            {"c": api.garden, "p": "晋K24680", "o": tenant, "f": None, "t": None},
+            as_=who,
+        )
+        assert err["extensions"]["code"] == "FORBIDDEN", who

@@ -62,6 +62,10 @@ i18n.register(
             "zh-CN": "单价格式无效（最多保留四位小数）。",
             "en": "The price is invalid (at most four decimals).",
         },
+        "bills.amount_too_large": {
+            "zh-CN": "单张账单金额不能超过 200000 元。",
+            "en": "A bill cannot exceed 200,000.",
+        },
         "bills.receipt_required": {
             "zh-CN": "请填写收据编号。",
             "en": "A receipt number is required.",

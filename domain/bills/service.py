@@ -49,6 +49,8 @@ from domain.payments.models import Payment
 PURPOSE = "BILLS"
 MAX_BILLS_PER_PAYMENT = 50
 MAX_LINES_PER_ISSUE = 1000
+# Per bill: 200,000 yuan. Fifty of them still fit one payment's 32-bit amount.
+MAX_BILL_AMOUNT = 20_000_000
 REMIND_DAYS_BEFORE = 3
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -252,8 +254,10 @@ async def issue_bills(
     ]
     now = utcnow()
     values = []
-    for ln, (items, usage) in zip(lines, priced, strict=True):
+    for i, (ln, (items, usage)) in enumerate(zip(lines, priced, strict=True)):
         amount = sum(int(it["amount_minor"]) for it in items)
+        if amount > MAX_BILL_AMOUNT:
+            raise BadRequest("bills.amount_too_large", field=["input", "lines", str(i)])
         values.append(
             {
                 "community_id": community_id,

@@ -12,6 +12,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MILLI = 1000  # usage: thousandths of a unit
 CENTI = 100  # prices: hundredths of a minor unit
+# Sanity bounds (a meter reading, a price per unit): beyond them input is a typo.
+MAX_QUANTITY_MILLI = 10_000_000 * MILLI
+MAX_PRICE_CENTI_MINOR = 10_000 * 100 * CENTI  # 10,000 yuan per unit
+MAX_BANDS = 10
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ def price_by_area(area_centi_m2: int, per_m2_centi_minor: int) -> int:
 def validate_bands(bands: list[Band]) -> None:
     if not bands:
         raise ValueError("a tariff needs at least one band")
+    if len(bands) > MAX_BANDS:
+        raise ValueError(f"at most {MAX_BANDS} bands")
     lower = 0
     for i, band in enumerate(bands):
         last = i == len(bands) - 1
@@ -91,6 +97,8 @@ def parse_quantity_milli(value: float | str) -> int:
         raise ValueError("not a number") from None
     if not d.is_finite() or d < 0:
         raise ValueError("must be a non-negative number")
+    if d > MAX_QUANTITY_MILLI / MILLI:
+        raise ValueError("too large")
     if d != d.quantize(Decimal("0.001")):
         raise ValueError("at most three decimals")
     return int(d * MILLI)
@@ -104,6 +112,8 @@ def parse_price_centi_minor(text: str, exponent: int = 2) -> int:
         raise ValueError("not a decimal") from None
     if not d.is_finite() or d < 0:
         raise ValueError("must be a non-negative decimal")
+    if d > Decimal(MAX_PRICE_CENTI_MINOR) / (Decimal(10) ** (exponent + 2)):
+        raise ValueError("too large")
     scale = Decimal(10) ** (exponent + 2)
     scaled = d * scale
     if scaled != scaled.to_integral_value(rounding=ROUND_HALF_UP):

@@ -56,6 +56,30 @@ MAX_ATTEMPTS = 50
 
 
 @dataclass(frozen=True, slots=True)
+class SlotSpec:
+    """What slot generation needs of an offering: a cheap, session-free snapshot."""
+
+    id: int
+    active: bool
+    capacity_per_slot: int
+    duration_minutes: int
+    weekly_hours: list[dict[str, object]]
+    closed_dates: list[str]
+
+    @classmethod
+    def of(cls, row: ServiceOffering) -> SlotSpec:
+        assert row.id is not None
+        return cls(
+            row.id,
+            row.active,
+            row.capacity_per_slot,
+            row.duration_minutes,
+            row.weekly_hours,
+            row.closed_dates,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SlotView:
     start: datetime
     end: datetime
@@ -75,7 +99,7 @@ def _hours(raw: Iterable[dict[str, object]]) -> list[slotgen.OpeningHours]:
 
 
 def slots_of(
-    offering: ServiceOffering, time_zone: str, start: datetime, end: datetime
+    offering: ServiceOffering | SlotSpec, time_zone: str, start: datetime, end: datetime
 ) -> Iterator[tuple[datetime, datetime]]:
     return slotgen.generate(
         _hours(offering.weekly_hours),
@@ -256,7 +280,7 @@ async def available_slots(
 
 
 async def next_available(
-    session: AsyncSession, offerings: list[repo.OfferingRow]
+    session: AsyncSession, offerings: list[tuple[ServiceOffering | SlotSpec, str]]
 ) -> dict[int, SlotView | None]:
     """The earliest slot with room of each offering: one query for all of them."""
     now = utcnow()

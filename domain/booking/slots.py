@@ -71,19 +71,37 @@ def generate(
     for windows in by_day.values():
         windows.sort()
     duration = timedelta(minutes=duration_minutes)
-    day = start.astimezone(zone).date() - timedelta(days=1)
+    # A slot of an earlier local day starts before `start`'s local day: none qualifies.
+    first_local = start.astimezone(zone).replace(tzinfo=None)
+    day = first_local.date()
     last_day = end.astimezone(zone).date()
+    one_day = timedelta(days=1)
     while day <= last_day:
-        if day not in closed_days:
+        windows = [] if day in closed_days else by_day.get(day.isoweekday(), [])
+        if windows:
             midnight = datetime.combine(day, time())
-            for opens, closes in by_day.get(day.isoweekday(), ()):
+            # Most days have one UTC offset throughout: plain arithmetic then. A day
+            # with a transition checks each start for existence.
+            offset = midnight.replace(tzinfo=zone).utcoffset()
+            steady = offset == (midnight + one_day).replace(tzinfo=zone).utcoffset()
+            # Skip the grid points well before `start` on its own day (an hour of
+            # margin covers a DST shift; exact filtering follows).
+            skip_to = -1
+            if day == first_local.date():
+                skip_to = first_local.hour * 60 + first_local.minute - 60
+            for opens, closes in windows:
                 at = opens
+                if skip_to > at:
+                    at += (skip_to - at) // duration_minutes * duration_minutes
                 while at + duration_minutes <= closes:
                     naive = midnight + timedelta(minutes=at)
                     at += duration_minutes
-                    if not _exists(naive, zone):
+                    if steady and offset is not None:
+                        slot_start = (naive - offset).replace(tzinfo=UTC)
+                    elif not _exists(naive, zone):
                         continue
-                    slot_start = naive.replace(tzinfo=zone).astimezone(UTC)
+                    else:
+                        slot_start = naive.replace(tzinfo=zone).astimezone(UTC)
                     if slot_start < start:
                         continue
                     if slot_start >= end:
@@ -91,7 +109,7 @@ def generate(
                     # Absolute duration: a 60-minute service lasts 60 minutes even
                     # when the clocks change during it.
                     yield slot_start, slot_start + duration
-        day += timedelta(days=1)
+        day += one_day
 
 
 def parse_dates(values: Iterable[str]) -> set[date]:

@@ -42,6 +42,7 @@ from domain.notifications.service import CRITICAL, NORMAL
 
 DEFAULT_TZ = "Asia/Shanghai"
 RATE_WINDOW = timedelta(hours=1)
+_NEEDS_WINDOW = "NEEDS_WINDOW"  # decided once the windows of the whole batch are taken
 
 
 @dataclass
@@ -84,22 +85,47 @@ def _insert(session: AsyncSession, model: Any) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-async def _take_push_window(session: AsyncSession, user_id: int, now: datetime) -> bool:
+async def _take_push_windows(session: AsyncSession, user_ids: list[int], now: datetime) -> set[int]:
     """One NORMAL push per user per hour, decided by the database: a conditional
-    UPDATE (or the first INSERT) succeeds for exactly one of any concurrent claimers."""
-    taken = await session.execute(
-        update(PushWindow)
-        .where(PushWindow.user_id == user_id, PushWindow.last_push_at <= now - RATE_WINDOW)
-        .values(last_push_at=now)
+    UPDATE (or the first INSERT) succeeds for exactly one of any concurrent claimers.
+    Rows are locked in user order, so two claimers with overlapping users cannot
+    deadlock. Returns the users whose window this transaction took."""
+    if not user_ids:
+        return set()
+    ids = sorted(set(user_ids))
+    await session.execute(
+        select(PushWindow.user_id)
+        .where(PushWindow.user_id.in_(ids))  # type: ignore[attr-defined]
+        .order_by(PushWindow.user_id)
+        .with_for_update()
     )
-    if getattr(taken, "rowcount", 0) == 1:
-        return True
-    inserted = await session.execute(
-        _insert(session, PushWindow)
-        .values(user_id=user_id, last_push_at=now)
-        .on_conflict_do_nothing(index_elements=["user_id"])
+    taken = set(
+        (
+            await session.execute(
+                update(PushWindow)
+                .where(
+                    PushWindow.user_id.in_(ids),  # type: ignore[attr-defined]
+                    PushWindow.last_push_at <= now - RATE_WINDOW,
+                )
+                .values(last_push_at=now)
+                .returning(PushWindow.user_id)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
     )
-    return getattr(inserted, "rowcount", 0) == 1
+    rest = [u for u in ids if u not in taken]
+    if rest:
+        taken |= set(
+            (
+                await session.execute(
+                    _insert(session, PushWindow)
+                    .values([{"user_id": u, "last_push_at": now} for u in rest])
+                    .on_conflict_do_nothing(index_elements=["user_id"])
+                    .returning(PushWindow.user_id)
+                )
+            ).scalars()
+        )
+    return taken
 
 
 def in_quiet_hours(quiet: QuietHours, local: datetime) -> bool:
@@ -201,32 +227,42 @@ async def claim_due(
         ).all()
     )
 
-    for row in rows:
+    # First pass: what the recipient's settings and devices say, without writing.
+    decided: list[tuple[OutboxMessage, str | None, list[PushToken]]] = []
+    wants_window: list[int] = []
+    with session.no_autoflush:
+        for row in rows:
+            assert row.id is not None
+            note = notes[row.notification_id]
+            first_claim = row.attempts == 0 and row.status == "PENDING"
+            devices = [t for t in tokens.get(row.user_id, []) if t.id not in delivered[row.id]]
+            reason: str | None = None
+            if first_claim and note.severity != CRITICAL:
+                if (row.user_id, note.category) in off:
+                    reason = "PREFERENCE_OFF"
+                elif row.user_id in quiet and in_quiet_hours(
+                    quiet[row.user_id], now.astimezone(ZoneInfo(zones.get(row.id, DEFAULT_TZ)))
+                ):
+                    reason = "QUIET_HOURS"
+            if reason is None and not devices and not delivered[row.id]:
+                reason = "NO_DEVICE"
+            if reason is None and devices and first_claim and note.severity == NORMAL:
+                wants_window.append(row.user_id)
+                reason = _NEEDS_WINDOW
+            decided.append((row, reason, devices))
+    windows = await _take_push_windows(session, wants_window, now)
+
+    for row, reason, devices in decided:
         assert row.id is not None
         note = notes[row.notification_id]
-        first_claim = row.attempts == 0 and row.status == "PENDING"
-        devices = [t for t in tokens.get(row.user_id, []) if t.id not in delivered[row.id]]
-        reason: str | None = None
-        if first_claim and note.severity != CRITICAL:
-            if (row.user_id, note.category) in off:
-                reason = "PREFERENCE_OFF"
-            elif row.user_id in quiet and in_quiet_hours(
-                quiet[row.user_id], now.astimezone(ZoneInfo(zones.get(row.id, DEFAULT_TZ)))
-            ):
-                reason = "QUIET_HOURS"
-        if reason is None and not devices:
-            reason = None if delivered[row.id] else "NO_DEVICE"
-            if reason is None:  # every device got it on an earlier attempt
-                row.status, row.sent_at, row.lease_until = "SENT", now, None
-                claim.skipped += 1
-                continue
-        if (
-            reason is None
-            and first_claim
-            and note.severity == NORMAL
-            and not await _take_push_window(session, row.user_id, now)
-        ):
-            reason = "RATE_LIMITED"
+        if reason == _NEEDS_WINDOW:
+            # The first of a user's NORMAL rows in this batch uses the window taken.
+            reason = None if row.user_id in windows else "RATE_LIMITED"
+            windows.discard(row.user_id)
+        if reason is None and not devices:  # every device got it on an earlier attempt
+            row.status, row.sent_at, row.lease_until = "SENT", now, None
+            claim.skipped += 1
+            continue
         if reason is not None:
             row.status, row.last_error, row.lease_until = "SKIPPED", reason, None
             claim.skipped += 1

@@ -60,6 +60,22 @@ i18n.register(
             "zh-CN": "访客车辆登记时长须为 1 到 {max} 小时。",
             "en": "A visitor's car is registered for 1 to {max} hours.",
         },
+        "parking.pass.dates": {
+            "zh-CN": "月卡须同时填写起止日期，且开始不晚于结束。",
+            "en": "A monthly pass needs both dates, the first not after the last.",
+        },
+        "parking.vehicle.owner": {
+            "zh-CN": "车主须为本小区住户。",
+            "en": "The owner must be a resident of this community.",
+        },
+        "parking.vehicle.unit": {
+            "zh-CN": "该房屋不属于本小区。",
+            "en": "This unit is not in this community.",
+        },
+        "parking.vehicle.race": {
+            "zh-CN": "该车辆正在被同时登记，请重试。",
+            "en": "This car is being registered by someone else at the same time; try again.",
+        },
         "parking.notify.paid.title": {"zh-CN": "停车费已支付", "en": "Parking paid"},
         "parking.notify.paid.body": {
             "zh-CN": "车辆 {plate} 已支付 {amount} 元，请在 {grace} 分钟内离场。",

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.principal import Principal, Role
-from domain.accounts.models import Community
+from domain.accounts.models import Community, Membership, Unit
 from domain.parking.models import (
     EXIT,
     ChargingSession,
@@ -90,13 +90,32 @@ async def last_exit(
 
 
 async def resident_vehicle(
-    session: AsyncSession, community_id: int, plate: str
+    session: AsyncSession, community_id: int, plate: str, *, lock: bool = False
 ) -> ResidentVehicle | None:
-    return await session.scalar(
-        select(ResidentVehicle).where(
-            ResidentVehicle.community_id == community_id, ResidentVehicle.plate == plate
+    stmt = select(ResidentVehicle).where(
+        ResidentVehicle.community_id == community_id, ResidentVehicle.plate == plate
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def is_resident(session: AsyncSession, user_id: int, community_id: int) -> bool:
+    found = await session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user_id,
+            Membership.community_id == community_id,
+            Membership.role == Role.RESIDENT.value,
         )
     )
+    return found is not None
+
+
+async def unit_in(session: AsyncSession, unit_id: int, community_id: int) -> bool:
+    found = await session.scalar(
+        select(Unit.id).where(Unit.id == unit_id, Unit.community_id == community_id)
+    )
+    return found is not None
 
 
 async def plate_communities(

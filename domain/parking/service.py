@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
-from core.errors import Forbidden, Invalid
+from core.errors import Conflict, Forbidden, Invalid
 from core.principal import Principal, Role
+from domain.audit import service as audit
 from domain.parking import qr
 from domain.parking import repository as repo
 from domain.parking.errors import InvalidQr, SessionNotFound
@@ -24,6 +26,7 @@ from domain.parking.models import (
     PAID,
     ParkingSession,
     ParkingTariff,
+    ResidentVehicle,
     VisitorVehicle,
 )
 from domain.parking.plates import normalize_plate
@@ -176,4 +179,56 @@ async def register_visitor(
     )
     session.add(row)
     await session.flush()
+    return row
+
+
+async def register_resident_vehicle(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    community_id: int,
+    plate: str,
+    owner_user_id: int,
+    unit_id: int | None,
+    pass_valid_from: date | None,
+    pass_valid_until: date | None,
+) -> ResidentVehicle:
+    """Staff register a resident's car, or change its owner or monthly pass (by plate).
+    Both pass dates or neither; the owner must be a resident of the community."""
+    if not principal.is_staff(community_id):
+        raise Forbidden(field=["input", "communityId"])
+    normal = normalize_plate(plate, field=["input", "plate"])
+    if (pass_valid_from is None) != (pass_valid_until is None) or (
+        pass_valid_from is not None
+        and pass_valid_until is not None
+        and pass_valid_from > pass_valid_until
+    ):
+        raise Invalid("parking.pass.dates", field=["input", "passValidUntil"])
+    if not await repo.is_resident(session, owner_user_id, community_id):
+        raise Invalid("parking.vehicle.owner", field=["input", "ownerId"])
+    if unit_id is not None and not await repo.unit_in(session, unit_id, community_id):
+        raise Invalid("parking.vehicle.unit", field=["input", "unitId"])
+    row = await repo.resident_vehicle(session, community_id, normal, lock=True)
+    if row is None:
+        row = ResidentVehicle(community_id=community_id, plate=normal, owner_user_id=owner_user_id)
+    row.owner_user_id = owner_user_id
+    row.unit_id = unit_id
+    row.pass_valid_from = pass_valid_from
+    row.pass_valid_until = pass_valid_until
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        # Registered by another request at the same moment: one row per plate.
+        raise Conflict("parking.vehicle.race", field=["input", "plate"]) from None
+    audit.record(
+        session,
+        principal,
+        "parking.vehicle",
+        community_id=community_id,
+        target=f"ResidentVehicle:{row.id}",
+        plate=normal,
+        pass_until=pass_valid_until.isoformat() if pass_valid_until else None,
+    )
     return row

@@ -25,6 +25,10 @@ i18n.register(
             "zh-CN": "金额必须大于零。",
             "en": "The amount must be greater than zero.",
         },
+        "payments.reason_too_long": {
+            "zh-CN": "退款原因最多 500 个字符。",
+            "en": "The refund reason can be at most 500 characters.",
+        },
         "payments.not_found": {"zh-CN": "未找到该支付。", "en": "Payment not found."},
         "payments.refund_too_much": {
             "zh-CN": "退款金额超过可退金额。",
@@ -84,3 +88,7 @@ class NotRefundable(Conflict):
 
 class AmountInvalid(Invalid):
     default_key = "payments.amount_invalid"
+
+
+class RefundReasonTooLong(Invalid):
+    default_key = "payments.reason_too_long"

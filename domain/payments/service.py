@@ -36,6 +36,7 @@ from domain.payments.errors import (
     NotRefundable,
     PaymentNotFound,
     PaymentUnavailable,
+    RefundReasonTooLong,
     RefundTooLarge,
 )
 from domain.payments.models import (
@@ -51,6 +52,8 @@ from domain.payments.ports import IntentState, PaymentProvider, ProviderError, P
 log = logging.getLogger("linli.payments")
 
 SUCCEEDED, FAILED, REFUNDED = ports.SUCCEEDED, ports.FAILED, ports.REFUNDED
+# Amounts are 32-bit in the database (21 million yuan); no payment comes near it.
+MAX_AMOUNT_MINOR = 2**31 - 1
 
 # `fn(session, payment, outcome)`; outcome is SUCCEEDED, FAILED or REFUNDED. For
 # SUCCEEDED a handler returns False when it cannot deliver (e.g. the bills were paid
@@ -131,7 +134,7 @@ async def begin_payment(
     if principal.user_id is None:
         raise Forbidden()
     key = check_key(idempotency_key)
-    if amount_minor <= 0:
+    if not 0 < amount_minor <= MAX_AMOUNT_MINOR:
         raise AmountInvalid()
     provider = current_provider()
     if not provider.online:
@@ -558,6 +561,8 @@ async def refund_payment(
     payment by a conditional update (two refunds cannot together exceed it); the
     provider is called after commit."""
     key = check_key(idempotency_key)
+    if reason is not None and len(reason) > 500:
+        raise RefundReasonTooLong(field=["input", "reason"])
     payment = await _lock_payment(session, payment_id)
     if payment is None or not principal.is_staff(payment.community_id):
         raise PaymentNotFound(field=["input", "paymentId"])
@@ -693,6 +698,8 @@ async def record_offline_payment(
     if not principal.is_staff(community_id) or principal.user_id is None:
         raise Forbidden()
     key = check_key(idempotency_key)
+    if not 0 < amount_minor <= MAX_AMOUNT_MINOR:
+        raise AmountInvalid()
     existing = await find_by_key(session, principal.user_id, key)
     fingerprint = _fingerprint(
         community_id=community_id,

@@ -32,3 +32,10 @@ case(
     '"沪C55555"}) { visitorVehicle { id } userErrors { code } } }',
     lambda api: {"c": api.garden},
 )
+case(
+    "Mutation.registerResidentVehicle",
+    "mutation($c: ID!, $o: ID!) { registerResidentVehicle(input: {communityId: $c, "
+    'plate: "京A7B2C9", ownerId: $o, passValidFrom: "2026-01-01", '
+    'passValidUntil: "2030-12-31"}) { residentVehicle { id } userErrors { code } } }',
+    lambda api: {"c": api.garden, "o": api.gid("User", api.demo.users["resident2@demo.linli"])},
+)
