@@ -134,6 +134,18 @@ async def test_missed_escalates_to_caregivers_then_staff_and_late_check_in_clear
         *staff,
     }
     assert await status(api) == "OK"
+    async with api.db.reader() as s:
+        severities = dict(
+            (
+                await s.execute(
+                    select(Notification.title_key, Notification.severity).where(
+                        Notification.title_key.in_(("care.missed.title", "care.allclear.title"))  # type: ignore[attr-defined]
+                    )
+                )
+            ).all()
+        )
+    # Escalation pushes must reach people at once (no quiet hours, no hourly limit).
+    assert severities == {"care.missed.title": "CRITICAL", "care.allclear.title": "HIGH"}
 
 
 async def test_acknowledged_at_level_one_stops_escalation(api, clock):

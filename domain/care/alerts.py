@@ -143,7 +143,11 @@ async def _tell(
     title_key: str,
     body_key: str,
     params: dict[str, Any] | None = None,
+    severity: str = "CRITICAL",
 ) -> None:
+    """Tell people about a care alarm. Alarms are CRITICAL pushes by default: an
+    escalation chain only works if the person called is reached at once, so quiet
+    hours and the hourly push limit must not hold them back."""
     if not user_ids:
         return
     await notify(
@@ -159,7 +163,7 @@ async def _tell(
             "type": alarm.type,
             "level": alarm.escalation_level,
         },
-        severity="CRITICAL" if alarm.severity == "CRITICAL" else "NORMAL",
+        severity=severity,
         community_id=elder.community_id,
     )
 
@@ -308,6 +312,7 @@ async def on_alarm_change(session: AsyncSession, alarm: Alarm, kind: str) -> Non
                         list(esc.alerted),
                         title_key="care.allclear.title",
                         body_key="care.allclear.body",
+                        severity="HIGH",
                     )
     elif alarm.device_id is not None and kind == alarms.RAISED:
         # A device alarm in an elder's home: their caregivers hear of it too.
@@ -320,6 +325,7 @@ async def on_alarm_change(session: AsyncSession, alarm: Alarm, kind: str) -> Non
                 await _caregivers(session, elder.id),
                 title_key="care.device.title",
                 body_key="care.device.body",
+                severity="CRITICAL" if alarm.severity in ("CRITICAL", "MAJOR") else "HIGH",
                 params={"type": alarm.type},
             )
     payload = alarms.event_payload(alarm, kind, utcnow())

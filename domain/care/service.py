@@ -204,6 +204,7 @@ async def invite_caregiver(
             body_key="care.invited.body",
             params={"caregiver": await _display_name(session, caregiver_user_id)},
             data={"caregiverLinkId": link.id},
+            severity="HIGH",
             community_id=elder.community_id,
         )
     return link
@@ -526,7 +527,7 @@ async def log_visit(
                 body_key="care.visit_concern.body",
                 params={"elder": await _display_name(session, elder.user_id)},
                 data={"elderId": elder.id, "visitId": visit.id, "wellbeing": wellbeing},
-                severity="CRITICAL" if wellbeing == "URGENT" else "NORMAL",
+                severity="CRITICAL" if wellbeing == "URGENT" else "HIGH",
                 community_id=elder.community_id,
             )
     return visit

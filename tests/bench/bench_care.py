@@ -115,7 +115,9 @@ async def _measure(h: Harness, kind: str, n: int) -> None:
         await run_care_sweeps(db, now=now)
         judged = time.perf_counter() - t0
         async with db.reader() as s:
-            raised = await s.scalar(select(func.count()).select_from(Alarm))
+            raised = await s.scalar(
+                select(func.count()).select_from(Alarm).where(Alarm.type == "CHECK_IN_MISSED")
+            )
         h.result(
             f"{kind}: check-in sweep, {n} plans due",
             judged * 1000,
