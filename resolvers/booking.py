@@ -288,7 +288,7 @@ class BookingMutation:
                 notes=input.notes,
                 idempotency_key=input.idempotency_key,
             )
-            return _booking(result.booking)
+            return {"booking": t.Booking.from_row(result.booking, remaining=result.remaining)}
 
         return await run_mutation(info, t.BookingPayload, work)
 

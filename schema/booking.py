@@ -166,6 +166,7 @@ class Booking(Node):
     _slot_start: strawberry.Private[datetime]
     _slot_end: strawberry.Private[datetime]
     _for_elder_id: strawberry.Private[int | None]
+    _remaining: strawberry.Private[int | None] = None
 
     @strawberry.field
     async def offering(self, info: Info) -> ServiceOffering:
@@ -173,7 +174,12 @@ class Booking(Node):
 
     @strawberry.field
     def slot(self) -> Slot:
-        return Slot(start=self._slot_start, end=self._slot_end, _offering_id=self._offering_id)
+        return Slot(
+            start=self._slot_start,
+            end=self._slot_end,
+            _remaining=self._remaining,
+            _offering_id=self._offering_id,
+        )
 
     @strawberry.field
     async def unit(self, info: Info) -> Unit:
@@ -195,7 +201,7 @@ class Booking(Node):
         return await info.context.loaders.elder.load(self._for_elder_id)
 
     @classmethod
-    def from_row(cls, row: m.Booking) -> Booking:
+    def from_row(cls, row: m.Booking, *, remaining: int | None = None) -> Booking:
         assert row.id is not None
         return cls(
             id=strawberry.ID(encode_gid("Booking", row.id)),
@@ -217,6 +223,7 @@ class Booking(Node):
             _slot_start=row.slot_start,
             _slot_end=row.slot_end,
             _for_elder_id=row.for_elder_id,
+            _remaining=remaining,
         )
 
 

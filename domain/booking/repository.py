@@ -150,8 +150,9 @@ async def counters_for(
 
 async def take_seat(
     session: AsyncSession, offering_id: int, slot_start: datetime, capacity: int
-) -> bool:
-    """Take one seat if one is left, atomically, in one statement.
+) -> int | None:
+    """Take one seat if one is left, atomically, in one statement; the seats now taken
+    (None when the slot is full).
 
     INSERT … ON CONFLICT DO UPDATE … WHERE taken < capacity: the first booking of a slot
     creates its counter; later ones increment it only while there is room. On
@@ -172,7 +173,8 @@ async def take_seat(
         )
         .returning(table.c.taken)
     )
-    return (await session.execute(stmt)).first() is not None
+    row = (await session.execute(stmt)).first()
+    return None if row is None else int(row[0])
 
 
 async def release_seat(session: AsyncSession, offering_id: int, slot_start: datetime) -> None:

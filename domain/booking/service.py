@@ -306,6 +306,8 @@ async def next_available(
 class BookResult:
     booking: Booking
     created: bool
+    # Seats left in the booked slot right after this booking (None on a replay).
+    remaining: int | None = None
 
 
 async def book(
@@ -408,9 +410,11 @@ async def book(
 
     slot: tuple[datetime, datetime] | None = first
     attempts = 0
+    taken: int | None = None
     while slot is not None and attempts < MAX_ATTEMPTS:
         attempts += 1
-        if await repo.take_seat(session, offering_id, slot[0], offering.capacity_per_slot):
+        taken = await repo.take_seat(session, offering_id, slot[0], offering.capacity_per_slot)
+        if taken is not None:
             break
         slot = next(candidates, None)
     else:
@@ -425,7 +429,8 @@ async def book(
             n.params = {**params, "time": local_text(slot[0], tz)}
             session.add(n)
         await session.flush()
-    return BookResult(booking, True)
+    assert taken is not None
+    return BookResult(booking, True, offering.capacity_per_slot - taken)
 
 
 def _same_request(
