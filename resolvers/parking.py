@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import DomainError
+from core.principal import Role
 from domain.parking import payments, service
 from domain.parking import repository as repo
 from resolvers.base import (
@@ -19,6 +20,7 @@ from resolvers.base import (
     connection,
     input_id,
     page_args,
+    parse_id,
     require_user,
     run_mutation,
 )
@@ -30,7 +32,7 @@ from schema import parking as t
 from schema.base import Connection
 from schema.payments import PaymentPayload
 
-extra_types(t.ParkingSession, t.ChargingSession, t.VisitorVehicle, t.ResidentVehicle)
+extra_types(t.ParkingSession, t.ChargingSession, t.VisitorVehicle, t.ResidentVehicle, t.EvCharger)
 
 
 async def _session_node(info: Info, pk: int) -> t.ParkingSession | None:
@@ -85,6 +87,20 @@ class ParkingQuery:
             )
         nodes = [t.ChargingSession.from_row(row, charger) for row, charger in rows]
         return connection(nodes, total, offset)
+
+    @strawberry.field(
+        permission_classes=[IsMember],
+        description="The community's EV chargers with their status and prices (residents "
+        "and staff).",
+    )
+    async def ev_chargers(self, info: Info, community_id: strawberry.ID) -> list[t.EvCharger]:
+        principal = info.context.principal
+        cid = parse_id(info, community_id, "Community")
+        if not principal.has_role(cid, Role.RESIDENT, Role.STAFF, Role.MANAGER):
+            return []
+        async with info.context.reading() as s:
+            rows = await repo.chargers_of(s, cid)
+        return [t.EvCharger.from_row(row) for row in rows]
 
 
 @mutation

@@ -189,3 +189,23 @@ class RegisterResidentVehicleInput:
 class ResidentVehiclePayload:
     resident_vehicle: ResidentVehicle | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class EvCharger(Node):
+    name: str
+    status: str = strawberry.field(description="AVAILABLE, CHARGING or FAULT, as last reported.")
+    status_at: datetime | None
+    price_per_kwh: Money
+    service_fee: Money
+
+    @classmethod
+    def from_row(cls, row: Any) -> EvCharger:
+        return cls(
+            id=strawberry.ID(encode_gid("EvCharger", row.id)),
+            name=row.name,
+            status=row.status,
+            status_at=row.status_at,
+            price_per_kwh=Money.of(row.price_per_kwh_minor, row.currency),
+            service_fee=Money.of(row.service_fee_minor, row.currency),
+        )

@@ -239,7 +239,15 @@ async def test_ev_charging_metered_and_paid(
         )
         assert resp.status_code == 200, resp.text
 
+    listed = (
+        "query($c: ID!) { evChargers(communityId: $c) { name status pricePerKwh { formatted } } }"
+    )
+    [shown] = (await api.gql(listed, {"c": api.garden}, as_="resident2"))["evChargers"]
+    assert (shown["status"], shown["pricePerKwh"]["formatted"]) == ("AVAILABLE", "1.20")
     await charger({"status": "CHARGING", "meter_wh": 1_000_000, "plate": "京A D12345"})
+    [shown] = (await api.gql(listed, {"c": api.garden}, as_="staff1"))["evChargers"]
+    assert shown["status"] == "CHARGING"
+    assert (await api.gql(listed, {"c": api.garden}, as_="merchant1"))["evChargers"] == []
     await charger({"status": "CHARGING", "meter_wh": 1_004_000})  # progress: same charge
     clock.advance(hours=2)
     await charger({"status": "AVAILABLE", "meter_wh": 1_018_250})

@@ -221,3 +221,10 @@ async def visitor_hosts(
         )
     )
     return list(rows)
+
+
+async def chargers_of(session: AsyncSession, community_id: int) -> list[EvCharger]:
+    rows = await session.scalars(
+        select(EvCharger).where(EvCharger.community_id == community_id).order_by(EvCharger.id)
+    )
+    return list(rows)

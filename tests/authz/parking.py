@@ -39,3 +39,8 @@ case(
     'passValidUntil: "2030-12-31"}) { residentVehicle { id } userErrors { code } } }',
     lambda api: {"c": api.garden, "o": api.gid("User", api.demo.users["resident2@demo.linli"])},
 )
+case(
+    "Query.evChargers",
+    "query($c: ID!) { evChargers(communityId: $c) { id name status } }",
+    lambda api: {"c": api.garden},
+)
