@@ -223,3 +223,19 @@ class BillsMutation:
             return {"payment": payment}
 
         return await run_mutation(info, payment_payload(info), work)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Staff: void an unpaid bill issued in error.",
+    )
+    async def void_bill(self, info: Info, input: t.VoidBillInput) -> t.BillPayload:
+        async def work(s: AsyncSession) -> dict[str, Any]:
+            bill = await service.void_bill(
+                s,
+                info.context.principal,
+                bill_id=input_id(input.bill_id, "Bill", ["input", "billId"]),
+                reason=input.reason,
+            )
+            return {"bill": t.Bill.from_row(bill)}
+
+        return await run_mutation(info, t.BillPayload, work)

@@ -199,3 +199,15 @@ class PaymentReconciliation:
             action=row.action,
             detail=row.detail,
         )
+
+
+@strawberry.input
+class VoidBillInput:
+    bill_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.type
+class BillPayload:
+    bill: Bill | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

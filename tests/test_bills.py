@@ -499,6 +499,20 @@ async def test_offline_payments_reminders_overdue_and_reconciliation(
         OFFLINE, {"ids": [october], "r": "R-2026-0043", "k": "cash-00002"}, as_="staff1"
     )
     assert twice["recordOfflinePayment"]["userErrors"][0]["code"] == "ALREADY_PAID"
+    void = (
+        'mutation($b: ID!) { voidBill(input: {billId: $b, reason: "typo"}) '
+        "{ bill { status } userErrors { code } } }"
+    )
+    paid_void = await api.gql(void, {"b": october}, as_="staff1")
+    assert paid_void["voidBill"]["userErrors"][0]["code"] == "ALREADY_PAID"
+    power = bill_gid(api, "1-101:ELECTRICITY:2026-11")
+    for _ in range(2):  # voiding twice is a no-op
+        out = await api.gql(void, {"b": power}, as_="staff1")
+        assert out["voidBill"] == {"bill": {"status": "VOID"}, "userErrors": []}
+    refused = await api.gql(void, {"b": power}, as_="resident1")
+    assert refused["voidBill"]["userErrors"][0]["code"] == "NOT_FOUND"
+    voided = await pay(api, [power], "pay-void-00001")
+    assert voided["userErrors"][0]["code"] == "INVALID"
     denied = await api.gql(
         OFFLINE, {"ids": [october], "r": "R-1", "k": "cash-00003"}, as_="resident1"
     )

@@ -484,6 +484,37 @@ async def _receipt(session: AsyncSession, payment: Payment, user_ids: set[int], 
     )
 
 
+async def void_bill(
+    session: AsyncSession, principal: Principal, *, bill_id: int, reason: str | None
+) -> Bill:
+    """Staff cancel a bill issued in error. Only an unpaid one; voiding twice is a no-op."""
+    bill = await session.scalar(
+        select(Bill)
+        .where(Bill.id == bill_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if bill is None or not principal.is_staff(bill.community_id):
+        raise BillNotFound(field=["input", "billId"])
+    if bill.status == BillStatus.VOID:
+        return bill
+    if bill.status == BillStatus.PAID:
+        raise AlreadyPaid(field=["input", "billId"])
+    if bill.status == BillStatus.PROCESSING:
+        raise BeingPaid(field=["input", "billId"])
+    bill.status = BillStatus.VOID
+    audit.record(
+        session,
+        principal,
+        "bills.void",
+        community_id=bill.community_id,
+        target=f"Bill:{bill.id}",
+        reason=(reason or "")[:500],
+    )
+    await session.flush()
+    return bill
+
+
 # ---------------------------------------------------------------- settling
 async def settle_bills(session: AsyncSession, payment: Payment, outcome: str) -> bool | None:
     """The payments core's handler for purpose BILLS (same transaction as the payment)."""

@@ -62,3 +62,9 @@ case(
     'idempotencyKey: "authz-sweep-3"}) { payment { id } userErrors { code } } }',
     lambda api: {"p": api.gid("Payment", 1)},
 )
+case(
+    "Mutation.voidBill",
+    "mutation($b: ID!) { voidBill(input: {billId: $b}) { bill { id status } "
+    "userErrors { code } } }",
+    lambda api: {"b": _bill(api)},
+)
