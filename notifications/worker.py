@@ -78,6 +78,8 @@ class OutboxWorker:
         self.concurrency = max(1, concurrency)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self.stop_grace_seconds = 10.0
 
     @classmethod
     def from_settings(
@@ -138,23 +140,30 @@ class OutboxWorker:
 
     async def start(self, state: object = None) -> None:
         register_waker(self.wake)
+        self._stopping = False
         self._tasks = [
             asyncio.create_task(self._loop(), name=f"outbox-worker-{i}")
             for i in range(self.concurrency)
         ]
 
     async def stop(self) -> None:
+        """Let a sweep in flight finish (its sends get recorded), then stop; cancel
+        only what outlasts `stop_grace_seconds` (its rows return when their lease ends)."""
         unregister_waker(self.wake)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=self.stop_grace_seconds)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks = []
         await self.sender.close()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 stats = await self.run_once()
@@ -164,5 +173,7 @@ class OutboxWorker:
                 raise
             except Exception:
                 log.exception("outbox sweep failed")
+            if self._stopping:
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)

@@ -375,4 +375,14 @@ class DevicesSubscription:
                     continue
                 if not everything and alarm._unit_id not in units and alarm._elder_id not in elders:
                     continue
+                if not everything:
+                    # Caregiver links (and tenancies) can end while subscribed: a
+                    # caregiver removed by the elder must get nothing more, at once.
+                    everything, units, elders = await _audience(ctx, cid)
+                    if (
+                        not everything
+                        and alarm._unit_id not in units
+                        and alarm._elder_id not in elders
+                    ):
+                        continue
                 yield t.AlertEvent(kind=t.AlertEventKind(kind), alarm=alarm, at=at)

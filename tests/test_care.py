@@ -213,6 +213,10 @@ async def test_plan_validation_status_and_check_ins(api, clock):
     assert out["pauseCheckInPlan"]["plan"]["pausedUntil"] is not None
     out = await api.gql(PAUSE, {"e": elder}, as_="staff1")
     assert out["pauseCheckInPlan"]["plan"]["pausedUntil"] is None
+    # A time without an offset is read as UTC, not refused with a server error.
+    naive = (now + timedelta(days=1)).replace(tzinfo=None).isoformat()
+    out = await api.gql(PAUSE, {"e": elder, "u": naive}, as_="elder1")
+    assert out["pauseCheckInPlan"]["plan"]["pausedUntil"].startswith(naive[:16])
 
 
 VISIT = """mutation($e: ID!, $w: Wellbeing!, $n: String, $at: DateTime) {

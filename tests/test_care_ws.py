@@ -14,6 +14,7 @@ from api.ext.care import run_care_sweeps
 from domain.care.alerts import care_topic
 from domain.notifications.models import Notification
 from tests.support import WSClient
+from tests.test_devices_alarms import wait_subscribers
 from tests.test_devices_core import basic
 
 CARE_ALERTS = """subscription { careAlerts { kind at alarm { id type severity status
@@ -181,3 +182,38 @@ async def test_smoke_in_elder_home_reaches_caregivers_not_lobby_smoke(api, clock
             )
         )
     assert told == Counter({uid(api, "carer1"): 1, uid(api, "carer2"): 1})
+
+
+async def test_removed_caregiver_gets_no_more_community_alerts(api, clock):
+    """The device helper's `alerts` subscription shows caregivers their elders' homes;
+    a caregiver removed while subscribed must get nothing more there either."""
+    alerts = """subscription($c: ID!) { alerts(communityId: $c) { kind alarm { type } } }"""
+    clients = {}
+    for login in ("carer1", "carer2"):
+        clients[login] = WSClient(api.ws_url())
+        await clients[login].connect(api.token(login))
+        await clients[login].subscribe(alerts, {"c": api.garden})
+    await wait_subscribers(api, 2)
+
+    async def smoke(code: str, body: dict) -> None:
+        r = await api.http.post("/devices/telemetry", content=json.dumps(body), headers=basic(code))
+        assert r.status_code == 200, r.text
+
+    try:
+        await smoke("G-1-301-SMOKE", {"smoke": 6.0, "alarm": True})
+        for login in ("carer1", "carer2"):
+            msg = await clients[login].next()
+            assert msg["payload"]["data"]["alerts"]["alarm"]["type"] == "SMOKE"
+        link = api.gid("CaregiverLink", api.demo.extra["caregiver_links"]["carer2"])
+        await api.gql(
+            "mutation($l: ID!) { removeCaregiver(input: {linkId: $l}) { link { status } } }",
+            {"l": link},
+            as_="elder1",
+        )
+        await smoke("G-1-301-GAS", {"gas": 30})
+        msg = await clients["carer1"].next()
+        assert msg["payload"]["data"]["alerts"]["alarm"]["type"] == "GAS_LEAK"
+        await nothing_more(clients["carer2"])
+    finally:
+        for c in clients.values():
+            await c.close()

@@ -269,10 +269,11 @@ async def test_running_worker_wakes_on_commit(api, clock, stub, fcm, fresh):
     try:
         await send(api, ["resident1"])
         for _ in range(300):
-            if stub.messages:
+            if stub.messages and [r.status for r in await outbox_rows(api)] == ["SENT"]:
                 break
             await asyncio.sleep(0.01)
         assert stub.tokens_sent() == ["wake-token-000000000000001"]
+        assert [r.status for r in await outbox_rows(api)] == ["SENT"]
     finally:
         await live.stop()
 

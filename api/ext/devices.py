@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 import domain.alarms.rules  # noqa: F401 - registers the alarm rules with the ingest
-from api.app import AppState, add_routes
+from api.app import AppState, Component, add_components, add_routes
 from api.jobs import job
 from api.seed import Demo, seed_step
 from core.clock import utcnow
@@ -80,6 +80,23 @@ def device_routes(state: AppState) -> list[BaseRoute]:
         return JSONResponse({"accepted": accepted})
 
     return [Route("/devices/telemetry", telemetry, methods=["POST"])]
+
+
+@add_components
+def device_bridge_component(state: AppState) -> list[Component]:
+    settings = state.settings
+    if not settings.mqtt_url:
+        return []
+    from device_bridge.bridge import DeviceBridge
+
+    return [
+        DeviceBridge(
+            settings.mqtt_url,
+            shared_group=settings.mqtt_shared_group,
+            batch_size=settings.mqtt_batch_size,
+            queue_size=settings.mqtt_queue_size,
+        )
+    ]
 
 
 # ---------------------------------------------------------------- jobs

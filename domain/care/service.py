@@ -11,7 +11,7 @@ Who may act for an elder:
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -372,6 +372,7 @@ async def pause_plan(
     if plan is None:
         raise Invalid("care.no_plan", field=["input", "elderId"])
     now = utcnow()
+    until = _aware(until)
     if until is not None and not now < until <= now + timedelta(days=MAX_PAUSE_DAYS):
         raise Invalid("care.pause_range", field=["input", "until"], days=MAX_PAUSE_DAYS)
     if reason is not None and len(reason) > 200:
@@ -382,6 +383,13 @@ async def pause_plan(
     plan.updated_by = principal.user_id
     await session.flush()
     return plan
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A client's time without an offset is taken as UTC (the API speaks UTC)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def is_paused(plan: CheckInPlan, at: datetime) -> bool:
@@ -494,7 +502,7 @@ async def log_visit(
     )
     assert elder.id is not None and principal.user_id is not None
     now = utcnow()
-    at = visited_at or now
+    at = _aware(visited_at) or now
     if at > now + timedelta(minutes=5):
         raise Invalid("care.visit_time", field=["input", "visitedAt"])
     if notes is not None and len(notes) > VISIT_NOTES_MAX:

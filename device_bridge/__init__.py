@@ -1,0 +1,1 @@
+"""The device bridge: MQTT telemetry in, commands out (aiomqtt lives only here)."""
