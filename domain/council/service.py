@@ -14,10 +14,9 @@ from datetime import datetime
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
@@ -250,80 +249,86 @@ async def cast_ballot(
     idempotency_key: str,
 ) -> BallotCast:
     """An owner of the unit casts (or changes) the unit's ballot. A retried request
-    (same key) returns the first cast and changes nothing."""
+    (same key) returns the first cast and changes nothing.
+
+    Kept to a few statements, since casts for one unit queue on its row lock."""
     if principal.user_id is None:
         raise Forbidden()
     key = _check_key(idempotency_key)
-    p = await get_readable(session, principal, proposal_id)
-    unit = await session.get(Unit, unit_id)
-    if (
-        unit is None
-        or unit.community_id != p.community_id
-        or not principal.has_role(p.community_id, Role.RESIDENT)
-        or await session.scalar(
-            select(Ownership.id).where(
-                Ownership.unit_id == unit_id, Ownership.user_id == principal.user_id
-            )
-        )
-        is None
-    ):
-        raise NotEligible(field=["input", "unitId"])
-    replay = await _replayed(session, principal.user_id, key, proposal_id, unit_id, choice)
-    if replay is not None:
-        return replay
-
     # Shared lock: many units vote at once, but closing (exclusive) waits for them.
-    locked = await session.scalar(
+    p = await session.scalar(
         select(Proposal)
         .where(Proposal.id == proposal_id)
         .with_for_update(read=True)
         .execution_options(populate_existing=True)
     )
-    assert locked is not None
+    if p is None or not can_read(principal, p.community_id):
+        raise NotFound(field=["input", "proposalId"])
+    eligible = await session.scalar(
+        select(Ownership.id)
+        .join(Unit, Unit.id == Ownership.unit_id)  # type: ignore[arg-type]
+        .where(
+            Ownership.unit_id == unit_id,
+            Ownership.user_id == principal.user_id,
+            Unit.community_id == p.community_id,
+        )
+    )
+    if eligible is None or not principal.has_role(p.community_id, Role.RESIDENT):
+        raise NotEligible(field=["input", "unitId"])
+    replay = await _replayed(session, principal.user_id, key, proposal_id, unit_id, choice)
+    if replay is not None:
+        return replay
     now = utcnow()
-    if effective_status(locked, now) is not Status.OPEN:
-        community = await session.get(Community, locked.community_id)
+    if effective_status(p, now) is not Status.OPEN:
+        community = await session.get(Community, p.community_id)
         tz = community.time_zone if community else "UTC"
         raise VotingClosed(
             field=["input", "proposalId"],
-            opens=_local(locked.opens_at, tz),
-            closes=_local(locked.closes_at, tz),
+            opens=_local(p.opens_at, tz),
+            closes=_local(p.closes_at, tz),
         )
+    # Create the unit's current-ballot row if needed and lock it, in one statement (the
+    # no-op DO UPDATE takes the row lock): racing casts for this unit queue here.
+    ballots = Ballot.__table__  # type: ignore[attr-defined]
     ins = _insert(session, Ballot)
-    await session.execute(
-        ins.values(proposal_id=proposal_id, unit_id=unit_id, casts=0).on_conflict_do_nothing()  # type: ignore[attr-defined]
+    ballot_id = await session.scalar(
+        ins.values(proposal_id=proposal_id, unit_id=unit_id, casts=0)  # type: ignore[attr-defined]
+        .on_conflict_do_update(
+            index_elements=["proposal_id", "unit_id"], set_={"casts": ballots.c.casts}
+        )
+        .returning(ballots.c.id)
     )
-    current = await session.scalar(
-        select(Ballot)
-        .where(Ballot.proposal_id == proposal_id, Ballot.unit_id == unit_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert current is not None
     # Holding the unit's lock, look again: a racing duplicate may have committed.
     replay = await _replayed(session, principal.user_id, key, proposal_id, unit_id, choice)
     if replay is not None:
         return replay
-    cast = BallotCast(
-        proposal_id=proposal_id,
-        unit_id=unit_id,
-        voter_user_id=principal.user_id,
-        choice=choice.value,
-        cast_at=now,
-        idempotency_key=key,
+    cast_id = await session.scalar(
+        _insert(session, BallotCast)  # type: ignore[attr-defined]
+        .values(
+            proposal_id=proposal_id,
+            unit_id=unit_id,
+            voter_user_id=principal.user_id,
+            choice=choice.value,
+            cast_at=now,
+            idempotency_key=key,
+        )
+        .on_conflict_do_nothing()
+        .returning(BallotCast.__table__.c.id)  # type: ignore[attr-defined]
     )
-    try:
-        async with session.begin_nested():
-            session.add(cast)
-            await session.flush()
-    except IntegrityError:
+    if cast_id is None:
         # The same key raced in for another unit; that request won.
-        raise Conflict("error.idempotency_reuse", field=["input", "idempotencyKey"]) from None
-    current.choice = choice.value
-    current.cast_at = now
-    current.cast_by = principal.user_id
-    current.cast_id = cast.id
-    current.casts = current.casts + 1
+        raise Conflict("error.idempotency_reuse", field=["input", "idempotencyKey"])
+    await session.execute(
+        update(Ballot)
+        .where(Ballot.id == ballot_id)
+        .values(
+            choice=choice.value,
+            cast_at=now,
+            cast_by=principal.user_id,
+            cast_id=cast_id,
+            casts=Ballot.casts + 1,
+        )
+    )
     audit.record(
         session,
         principal,
@@ -332,7 +337,15 @@ async def cast_ballot(
         target=f"Proposal:{proposal_id}",
         unit_id=unit_id,
     )
-    return cast
+    return BallotCast(
+        id=cast_id,
+        proposal_id=proposal_id,
+        unit_id=unit_id,
+        voter_user_id=principal.user_id,
+        choice=choice.value,
+        cast_at=now,
+        idempotency_key=key,
+    )
 
 
 async def my_ballots(
