@@ -434,3 +434,27 @@ async def test_two_workers_and_a_crash_never_lose_or_double_send(api, clock, stu
     rows = await outbox_rows(api)
     assert {r.status for r in rows} == {"SENT"} and len(rows) == total
     assert [d[0] for d in await deliveries(api)].count("DELIVERED") == total
+
+
+async def test_hourly_limit_holds_across_concurrent_workers(api, clock, stub, fcm, fresh):
+    owners = sorted(k.split("@")[0] for k in api.demo.users if k.startswith("owner"))[:10]
+    for i, login in enumerate(owners):
+        await register(api, login, f"limit-token-{i:04d}-0000000000")
+    # Each owner's three rows are adjacent in the queue and batches are small, so the
+    # two workers claim rows of the same owner at the same time and race for her window.
+    for login in owners:
+        for _ in range(3):
+            await send(api, [login], severity="NORMAL")
+    dbs = [Database(api.backend.url, pool_size=3) for _ in range(2)]
+    workers = [fcm_worker(db, fcm, batch_size=2) for db in dbs]
+    try:
+        stats = await asyncio.gather(*(w.drain() for w in workers))
+    finally:
+        for w in workers:
+            await w.sender.close()
+        for db in dbs:
+            await db.dispose()
+    assert sum(s.sent for s in stats) == len(owners)
+    assert sorted(Counter(stub.tokens_sent()).values()) == [1] * len(owners)
+    reasons = Counter(r.last_error for r in await outbox_rows(api) if r.status == "SKIPPED")
+    assert reasons == {"RATE_LIMITED": 2 * len(owners)}
