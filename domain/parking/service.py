@@ -74,14 +74,11 @@ class Quote:
         return self.session.currency
 
 
-async def has_valid_pass(
-    session: AsyncSession, community_id: int, plate: str, *, now: datetime
-) -> bool:
-    vehicle = await repo.resident_vehicle(session, community_id, plate)
+def pass_valid(vehicle: ResidentVehicle | None, time_zone: str, now: datetime) -> bool:
+    """A monthly pass covers the community's local dates from–until inclusive."""
     if vehicle is None or vehicle.pass_valid_from is None or vehicle.pass_valid_until is None:
         return False
-    tz = ZoneInfo(await repo.community_time_zone(session, community_id))
-    today = now.astimezone(tz).date()
+    today = now.astimezone(ZoneInfo(time_zone)).date()
     return vehicle.pass_valid_from <= today <= vehicle.pass_valid_until
 
 
@@ -89,20 +86,17 @@ async def quote_session(
     session: AsyncSession, ps: ParkingSession, *, now: datetime | None = None
 ) -> Quote:
     now = now or utcnow()
-    _, tariff_row = await repo.lot_and_tariff(session, ps.lot_id)
+    tariff_row, vehicle, time_zone = await repo.stay_terms(session, ps)
     tariff = tariff_of(tariff_row)
-    until = ps.exited_at or now
     got = charge(
         tariff,
         entered_at=ps.entered_at,
-        now=until,
+        now=ps.exited_at or now,
         free_allowance=ps.free_allowance_minutes,
         paid_minor=ps.paid_minor,
         paid_until=ps.paid_until,
     )
-    on_pass = ps.exited_at is None and await has_valid_pass(
-        session, ps.community_id, ps.plate, now=now
-    )
+    on_pass = ps.exited_at is None and pass_valid(vehicle, time_zone, now)
     return Quote(ps, tariff, got, on_pass)
 
 
@@ -112,16 +106,12 @@ async def quote_by_qr(session: AsyncSession, principal: Principal, code: str) ->
     The signed code proves the caller stands at that lane, so any signed-in driver
     (a visitor too) sees the vehicle there; None when no vehicle is waiting."""
     lane_id, version = qr.parse(code, field=["qr"])
-    lane = await repo.lane(session, lane_id)
+    found = await repo.lane_with_waiting(session, lane_id)
+    lane, ps = found if found is not None else (None, None)
     if lane is None or lane.qr_version != version or lane.direction != EXIT:
         raise InvalidQr("parking.qr.unknown_lane", field=["qr"])
     now = utcnow()
-    if lane.waiting_session_id is None or (
-        lane.waiting_since is not None and lane.waiting_since < now - WAITING_TTL
-    ):
-        return None
-    ps = await repo.parking_session(session, lane.waiting_session_id)
-    if ps is None or ps.exited_at is not None:
+    if ps is None or (lane.waiting_since is not None and lane.waiting_since < now - WAITING_TTL):
         return None
     return await quote_session(session, ps, now=now)
 
