@@ -435,7 +435,7 @@ async def test_booking_updates_subscription(api, clock):
     oid = (await create_offering(api))["id"]
     sub = "subscription { bookingUpdates { id status unit { label } offering { title } } }"
     clients = {}
-    for login in ("merchant1", "resident1", "resident2", "merchant2"):
+    for login in ("merchant1", "resident1", "resident2", "merchant2", "carer2"):
         c = WSClient(api.ws_url())
         await c.connect(api.token(login))
         await c.subscribe(sub)
@@ -455,6 +455,12 @@ async def test_booking_updates_subscription(api, clock):
         own = (await book(api, "resident2", oid, "1-102", "s2"))["booking"]
         msg = await clients["resident2"].next()
         assert msg["payload"]["data"]["bookingUpdates"]["id"] == own["id"]
+        # The elder's other caregiver hears of a booking made for her.
+        elder = api.gid("Elder", api.demo.elders["elder1@demo.linli"])
+        for_her = (await book(api, "carer1", oid, "1-301", "s3", forElderId=elder))["booking"]
+        msg = await clients["carer2"].next()
+        assert msg["payload"]["data"]["bookingUpdates"]["id"] == for_her["id"]
+        assert msg["payload"]["data"]["bookingUpdates"]["unit"]["label"] == "1-301"
         with_timeout = asyncio.wait_for(clients["merchant2"].next(), 0.3)
         try:
             await with_timeout
