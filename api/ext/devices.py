@@ -96,6 +96,7 @@ def device_bridge_component(state: AppState) -> list[Component]:
             shared_group=settings.mqtt_shared_group,
             batch_size=settings.mqtt_batch_size,
             queue_size=settings.mqtt_queue_size,
+            client_id=settings.mqtt_client_id,
         )
     ]
 
