@@ -13,7 +13,9 @@ exec 9>/work/.land.lock
 echo "waiting for the landing lock..."
 flock 9
 git merge --no-edit main || { echo "CONFLICTS: resolve, commit, run again"; exit 1; }
-.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
 .venv/bin/pytest -q -x -p no:randomly tests/test_schema.py tests/test_migrations.py \
   tests/test_authz_sweep.py ${LAND_TESTS:-}
 git -C /work/main merge --ff-only "$branch" && echo "LANDED $branch at $(git rev-parse --short HEAD)"

@@ -78,3 +78,34 @@ async def test_concurrent_one_taps_fill_slots_in_order_never_beyond_capacity(api
         "2026-11-25T03:00:00+00:00": 2,
         "2026-11-26T01:00:00+00:00": 1,
     }
+
+
+async def test_concurrent_reminder_sweeps_remind_once(api, clock):
+    from datetime import UTC, datetime
+
+    from domain.booking.jobs import sweep_booking_reminders
+    from domain.notifications.models import Notification
+
+    oid = (await create_offering(api, capacityPerSlot=3))["id"]
+    made = [
+        (await _book(api, oid, f"r{i}", slotStart="2026-11-25T11:00:00+08:00"))["booking"]["id"]
+        for i in range(3)
+    ]
+
+    async def sweep() -> int:
+        async with api.db.transaction() as s:
+            return await sweep_booking_reminders(s, now=datetime(2026, 11, 25, 2, 30, tzinfo=UTC))
+
+    # Several instances sweeping at once: rows are claimed, never reminded twice.
+    counts = await asyncio.gather(*(sweep() for _ in range(4)))
+    assert sum(counts) == 3
+    async with api.db.reader() as s:
+        rows = list(
+            await s.scalars(
+                select(Notification.data).where(
+                    Notification.body_key == "booking.notify.reminder.body",
+                    Notification.user_id == api.demo.users["resident1@demo.linli"],
+                )
+            )
+        )
+    assert sorted(d["bookingId"] for d in rows if d["bookingId"] in made) == sorted(made)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import GraphQLClient, service_missing
+from tests.support import GraphQLClient, WSClient, service_missing
 
 HERE = Path(__file__).parent / "conformance"
 
@@ -97,3 +97,59 @@ async def test_graphql_ws_refuses_a_bad_token(api: GraphQLClient, node: str) -> 
     closes = [e.get("closed") for e in events if "closed" in e]
     closes += [e["error"]["code"] for e in events if isinstance(e.get("error"), dict)]
     assert 4403 in closes, events
+
+
+ALERTS = "subscription($c: ID!) { alerts(communityId: $c) { kind alarm { type severity } } }"
+
+
+async def _smoke(api: GraphQLClient) -> None:
+    import base64
+
+    auth = base64.b64encode(b"G-1-SMOKE-L1:linli-demo-2026").decode()
+    resp = await api.http.post(
+        "/devices/telemetry",
+        content=json.dumps({"smoke": 9.5, "alarm": True}),
+        headers={"authorization": f"Basic {auth}", "content-type": "application/json"},
+    )
+    assert resp.status_code == 200, resp.text
+
+
+async def test_graphql_ws_client_receives_an_alert(api: GraphQLClient, node: str) -> None:
+    proc = await _ws_client(node, api, api.token("staff1"), ALERTS, {"c": api.garden})
+    assert proc.stdout is not None
+    ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 20))
+    assert ready == {"ready": True}
+    # The subscribe message follows the ack; keep the smoke detector reporting until the
+    # subscription is in place and the event arrives (repeats are UPDATED events).
+    for _ in range(50):
+        await _smoke(api)
+        try:
+            await asyncio.wait_for(asyncio.shield(proc.wait()), 0.2)
+            break
+        except TimeoutError:
+            continue
+    events = await _lines(proc)
+    nexts = [e["next"] for e in events if "next" in e]
+    assert nexts, events
+    event = nexts[0]["data"]["alerts"]
+    assert event["kind"] in ("RAISED", "UPDATED")
+    assert event["alarm"]["type"] == "SMOKE"
+
+
+async def test_subscriptions_beyond_the_limit_are_refused(api: GraphQLClient) -> None:
+    limit = api.server.settings.graphql_max_subscriptions_per_connection
+    ws = WSClient(api.ws_url())
+    await ws.connect(api.token("staff1"))
+    try:
+        for _ in range(limit):
+            await ws.subscribe(ALERTS, {"c": api.garden})
+        extra = await ws.subscribe(ALERTS, {"c": api.garden})
+        msg = await ws.next()
+        assert msg["id"] == extra and msg["type"] == "error", msg
+        assert "limit" in msg["payload"][0]["message"]
+        # The connection and the earlier subscriptions stay up.
+        await _smoke(api)
+        msg = await ws.next()
+        assert msg["type"] == "next" and msg["data" if "data" in msg else "payload"]
+    finally:
+        await ws.close()

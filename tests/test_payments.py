@@ -176,3 +176,44 @@ async def test_failed_payment_webhook_overtaking_and_unknown_intents(
     async with api.db.reader() as s:
         results = list(await s.scalars(select(WebhookEvent.result).order_by(WebhookEvent.id)))
     assert results == ["FAILED", "SETTLED", "UNKNOWN_INTENT"]
+
+
+async def test_provider_chosen_from_settings(stripe_stub_server: StripeStub) -> None:
+    from payments import OfflineProvider, ProviderError, make_provider
+    from tests.stubs.stripe_stub import API_KEY, WEBHOOK_SECRET
+    from tests.support import test_settings
+
+    assert isinstance(make_provider(test_settings("sqlite+aiosqlite://")), OfflineProvider)
+    stub = stripe_stub_server
+    stub.reset()
+    settings = test_settings(
+        "sqlite+aiosqlite://",
+        stripe_api_key=API_KEY,
+        stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_api_base=stub.base_url,
+    )
+    provider = make_provider(settings)
+    assert provider.name == "stripe" and provider.online
+    state = await provider.create_intent(
+        amount_minor=250, currency="CNY", metadata={"a": "b"}, idempotency_key="settings-1"
+    )
+    assert stub.intents[state.ref]["amount"] == 250 and state.status == "requires_payment_method"
+    assert (await provider.retrieve_intent(state.ref)).client_secret == state.client_secret
+    # A wrong key and a changed request under one key are refusals, not retriable.
+    from pydantic import SecretStr
+
+    wrong_key = SecretStr("sk_test_wrong")
+    wrong = make_provider(settings.model_copy(update={"stripe_api_key": wrong_key}))
+    try:
+        await wrong.retrieve_intent(state.ref)
+        raise AssertionError("expected a refusal")
+    except ProviderError as exc:
+        assert not exc.retriable
+    try:
+        await provider.create_intent(
+            amount_minor=999, currency="CNY", metadata={}, idempotency_key="settings-1"
+        )
+        raise AssertionError("expected an idempotency error")
+    except ProviderError as exc:
+        assert not exc.retriable
+    assert stub.created["payment_intent"] == 1

@@ -324,10 +324,10 @@ async def book(
     """Book a seat: in `slot_start`, or (one tap) in the earliest slot with room.
 
     The idempotency key is claimed first, by inserting the booking under a unique
-    (booker, key) constraint inside a savepoint: a concurrent retry waits for the first
-    request's transaction and then finds its booking. Seats are then taken with one
-    conditional upsert per slot tried; if none is left the whole transaction rolls
-    back, the key included.
+    (booker, key) constraint with ON CONFLICT DO NOTHING: a concurrent retry waits for
+    the first request's transaction and then finds its booking. The seat is taken last,
+    with one conditional upsert per slot tried; if none is left the whole transaction
+    rolls back, the key included.
     """
     assert principal.user_id is not None
     key = idempotency_key.strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.principal import Principal, Role
@@ -44,11 +44,6 @@ async def lot_and_tariff(session: AsyncSession, lot_id: int) -> tuple[ParkingLot
         )
     ).one()
     return row[0], row[1]
-
-
-async def community_time_zone(session: AsyncSession, community_id: int) -> str:
-    tz = await session.scalar(select(Community.time_zone).where(Community.id == community_id))
-    return tz or "Asia/Shanghai"
 
 
 async def parking_session(
@@ -128,20 +123,17 @@ async def plate_communities(
         return set()
     found = set(principal.communities_with(Role.STAFF, Role.MANAGER))
     members = principal.community_ids
-    owned = await session.scalars(
-        select(ResidentVehicle.community_id).where(
-            ResidentVehicle.plate == plate, ResidentVehicle.owner_user_id == principal.user_id
-        )
+    owned = select(ResidentVehicle.community_id).where(
+        ResidentVehicle.plate == plate, ResidentVehicle.owner_user_id == principal.user_id
     )
-    hosted = await session.scalars(
-        select(VisitorVehicle.community_id).where(
-            VisitorVehicle.plate == plate,
-            VisitorVehicle.host_user_id == principal.user_id,
-            VisitorVehicle.valid_from <= now,
-            VisitorVehicle.valid_until >= now,
-        )
+    hosted = select(VisitorVehicle.community_id).where(
+        VisitorVehicle.plate == plate,
+        VisitorVehicle.host_user_id == principal.user_id,
+        VisitorVehicle.valid_from <= now,
+        VisitorVehicle.valid_until >= now,
     )
-    found |= {c for c in [*owned, *hosted] if c in members}
+    registered = await session.scalars(union(owned, hosted))
+    found |= {c for c in registered if c in members}
     return found
 
 
@@ -228,3 +220,88 @@ async def chargers_of(session: AsyncSession, community_id: int) -> list[EvCharge
         select(EvCharger).where(EvCharger.community_id == community_id).order_by(EvCharger.id)
     )
     return list(rows)
+
+
+async def stay_terms(
+    session: AsyncSession, stay: ParkingSession
+) -> tuple[ParkingTariff, ResidentVehicle | None, str]:
+    """What pricing a stay needs, in one round-trip: the lot's tariff, the plate's
+    registration in the community (monthly pass) and the community's time zone."""
+    row = (
+        await session.execute(
+            select(ParkingTariff, ResidentVehicle, Community.time_zone)
+            .select_from(ParkingLot)
+            .join(ParkingTariff, ParkingTariff.id == ParkingLot.tariff_id)
+            .join(Community, Community.id == ParkingLot.community_id)
+            .outerjoin(
+                ResidentVehicle,
+                (ResidentVehicle.community_id == ParkingLot.community_id)
+                & (ResidentVehicle.plate == stay.plate),
+            )
+            .where(ParkingLot.id == stay.lot_id)
+        )
+    ).one()
+    return row[0], row[1], row[2] or "Asia/Shanghai"
+
+
+async def lane_with_waiting(
+    session: AsyncSession, lane_id: int
+) -> tuple[ParkingLane, ParkingSession | None] | None:
+    """A lane and the open stay waiting at it, in one round-trip."""
+    row = (
+        await session.execute(
+            select(ParkingLane, ParkingSession)
+            .outerjoin(
+                ParkingSession,
+                (ParkingSession.id == ParkingLane.waiting_session_id)
+                & ParkingSession.exited_at.is_(None),  # type: ignore[union-attr]
+            )
+            .where(ParkingLane.id == lane_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def stays_in(
+    session: AsyncSession, community_id: int, *, open_only: bool, limit: int, offset: int
+) -> tuple[list[ParkingSession], int]:
+    from sqlalchemy import func
+
+    where = [ParkingSession.community_id == community_id]
+    if open_only:
+        where.append(ParkingSession.exited_at.is_(None))  # type: ignore[union-attr]
+    total = await session.scalar(select(func.count()).select_from(ParkingSession).where(*where))
+    rows = await session.scalars(
+        select(ParkingSession)
+        .where(*where)
+        .order_by(ParkingSession.entered_at.desc(), ParkingSession.id.desc())  # type: ignore[attr-defined, union-attr]
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def tariffs_by_lot(session: AsyncSession, lot_ids: set[int]) -> dict[int, ParkingTariff]:
+    rows = await session.execute(
+        select(ParkingLot.id, ParkingTariff)
+        .join(ParkingTariff, ParkingTariff.id == ParkingLot.tariff_id)
+        .where(ParkingLot.id.in_(lot_ids))  # type: ignore[union-attr]
+    )
+    return {lot_id: tariff for lot_id, tariff in rows.all()}
+
+
+async def vehicles_by_plate(
+    session: AsyncSession, community_id: int, plates: set[str]
+) -> dict[str, ResidentVehicle]:
+    rows = await session.scalars(
+        select(ResidentVehicle).where(
+            ResidentVehicle.community_id == community_id,
+            ResidentVehicle.plate.in_(plates),  # type: ignore[attr-defined]
+        )
+    )
+    return {v.plate: v for v in rows}
+
+
+async def time_zone_of(session: AsyncSession, community_id: int) -> str:
+    tz = await session.scalar(select(Community.time_zone).where(Community.id == community_id))
+    return tz or "Asia/Shanghai"

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
-from core.errors import Conflict, Forbidden, Invalid
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.principal import Principal, Role
 from domain.audit import service as audit
 from domain.parking import qr
@@ -74,14 +75,11 @@ class Quote:
         return self.session.currency
 
 
-async def has_valid_pass(
-    session: AsyncSession, community_id: int, plate: str, *, now: datetime
-) -> bool:
-    vehicle = await repo.resident_vehicle(session, community_id, plate)
+def pass_valid(vehicle: ResidentVehicle | None, time_zone: str, now: datetime) -> bool:
+    """A monthly pass covers the community's local dates from–until inclusive."""
     if vehicle is None or vehicle.pass_valid_from is None or vehicle.pass_valid_until is None:
         return False
-    tz = ZoneInfo(await repo.community_time_zone(session, community_id))
-    today = now.astimezone(tz).date()
+    today = now.astimezone(ZoneInfo(time_zone)).date()
     return vehicle.pass_valid_from <= today <= vehicle.pass_valid_until
 
 
@@ -89,20 +87,17 @@ async def quote_session(
     session: AsyncSession, ps: ParkingSession, *, now: datetime | None = None
 ) -> Quote:
     now = now or utcnow()
-    _, tariff_row = await repo.lot_and_tariff(session, ps.lot_id)
+    tariff_row, vehicle, time_zone = await repo.stay_terms(session, ps)
     tariff = tariff_of(tariff_row)
-    until = ps.exited_at or now
     got = charge(
         tariff,
         entered_at=ps.entered_at,
-        now=until,
+        now=ps.exited_at or now,
         free_allowance=ps.free_allowance_minutes,
         paid_minor=ps.paid_minor,
         paid_until=ps.paid_until,
     )
-    on_pass = ps.exited_at is None and await has_valid_pass(
-        session, ps.community_id, ps.plate, now=now
-    )
+    on_pass = ps.exited_at is None and pass_valid(vehicle, time_zone, now)
     return Quote(ps, tariff, got, on_pass)
 
 
@@ -112,16 +107,12 @@ async def quote_by_qr(session: AsyncSession, principal: Principal, code: str) ->
     The signed code proves the caller stands at that lane, so any signed-in driver
     (a visitor too) sees the vehicle there; None when no vehicle is waiting."""
     lane_id, version = qr.parse(code, field=["qr"])
-    lane = await repo.lane(session, lane_id)
+    found = await repo.lane_with_waiting(session, lane_id)
+    lane, ps = found if found is not None else (None, None)
     if lane is None or lane.qr_version != version or lane.direction != EXIT:
         raise InvalidQr("parking.qr.unknown_lane", field=["qr"])
     now = utcnow()
-    if lane.waiting_session_id is None or (
-        lane.waiting_since is not None and lane.waiting_since < now - WAITING_TTL
-    ):
-        return None
-    ps = await repo.parking_session(session, lane.waiting_session_id)
-    if ps is None or ps.exited_at is not None:
+    if ps is None or (lane.waiting_since is not None and lane.waiting_since < now - WAITING_TTL):
         return None
     return await quote_session(session, ps, now=now)
 
@@ -232,3 +223,88 @@ async def register_resident_vehicle(
         pass_until=pass_valid_until.isoformat() if pass_valid_until else None,
     )
     return row
+
+
+async def update_tariff(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    tariff_id: int,
+    changes: dict[str, int | None],
+) -> ParkingTariff:
+    """Staff change a tariff. Open stays are priced by the tariff as it is when quoted."""
+    row = await session.scalar(
+        select(ParkingTariff).where(ParkingTariff.id == tariff_id).with_for_update()
+    )
+    if row is None or not principal.is_staff(row.community_id):
+        raise NotFound(field=["input", "tariffId"])
+    limits = {
+        "hourly_minor": (0, 10**7, "hourlyMinor"),
+        "free_minutes": (0, 24 * 60, "freeMinutes"),
+        "daily_cap_minor": (0, 10**8, "dailyCapMinor"),
+        "forgive_minutes": (0, 59, "forgiveMinutes"),
+        "reentry_minutes": (0, 24 * 60, "reentryMinutes"),
+        "grace_minutes": (0, 240, "graceMinutes"),
+    }
+    for name, value in changes.items():
+        low, high, field = limits[name]
+        if value is None and name != "daily_cap_minor":
+            continue
+        if value is not None and not low <= value <= high:
+            raise Invalid("parking.tariff.range", field=["input", field], low=low, high=high)
+        setattr(row, name, value)
+    session.add(row)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "parking.tariff",
+        community_id=row.community_id,
+        target=f"ParkingTariff:{row.id}",
+        **{k: v for k, v in changes.items()},
+    )
+    return row
+
+
+async def stays_of(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    community_id: int,
+    open_only: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[Quote], int]:
+    """Staff's view of the community's stays, newest first."""
+    if not principal.is_staff(community_id):
+        return [], 0
+    rows, total = await repo.stays_in(
+        session, community_id, open_only=open_only, limit=limit, offset=offset
+    )
+    return await quote_many(session, community_id, rows), total
+
+
+async def quote_many(
+    session: AsyncSession, community_id: int, stays: list[ParkingSession]
+) -> list[Quote]:
+    """Quotes for a page of one community's stays in a constant number of queries."""
+    if not stays:
+        return []
+    now = utcnow()
+    tariffs = await repo.tariffs_by_lot(session, {s.lot_id for s in stays})
+    vehicles = await repo.vehicles_by_plate(session, community_id, {s.plate for s in stays})
+    time_zone = await repo.time_zone_of(session, community_id)
+    out = []
+    for ps in stays:
+        tariff = tariff_of(tariffs[ps.lot_id])
+        got = charge(
+            tariff,
+            entered_at=ps.entered_at,
+            now=ps.exited_at or now,
+            free_allowance=ps.free_allowance_minutes,
+            paid_minor=ps.paid_minor,
+            paid_until=ps.paid_until,
+        )
+        on_pass = ps.exited_at is None and pass_valid(vehicles.get(ps.plate), time_zone, now)
+        out.append(Quote(ps, tariff, got, on_pass))
+    return out
