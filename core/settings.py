@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Device bridge: readings per database transaction, and how many decoded messages
     # may wait for the database before the bridge stops taking more from the broker.
     mqtt_batch_size: int = 500
+    # Stable per bridge process so that its broker session (subscriptions, queued
+    # messages) survives a restart; default: host name and process id.
+    mqtt_client_id: str | None = None
     mqtt_queue_size: int = 5000
     # Raw device readings are deleted after this many days (hourly roll-ups stay).
     device_readings_retention_days: int = 30

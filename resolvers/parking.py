@@ -102,6 +102,31 @@ class ParkingQuery:
             rows = await repo.chargers_of(s, cid)
         return [t.EvCharger.from_row(row) for row in rows]
 
+    @strawberry.field(
+        permission_classes=[IsStaff],
+        description="Staff: the community's stays, newest first (only open ones by default).",
+    )
+    async def parking_sessions(
+        self,
+        info: Info,
+        community_id: strawberry.ID,
+        open_only: bool = True,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[t.ParkingSession]:
+        cid = parse_id(info, community_id, "Community")
+        limit, offset = page_args(info, first, after)
+        async with info.context.reading() as s:
+            quotes, total = await service.stays_of(
+                s,
+                info.context.principal,
+                community_id=cid,
+                open_only=open_only,
+                limit=limit,
+                offset=offset,
+            )
+        return connection([t.ParkingSession.from_quote(q) for q in quotes], total, offset)
+
 
 @mutation
 @strawberry.type
@@ -190,3 +215,32 @@ class ParkingMutation:
             return {"resident_vehicle": t.ResidentVehicle.from_row(row)}
 
         return await run_mutation(info, t.ResidentVehiclePayload, work)
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Staff change a lot's tariff (fields left out keep their value).",
+    )
+    async def update_parking_tariff(
+        self, info: Info, input: t.UpdateParkingTariffInput
+    ) -> t.ParkingTariffPayload:
+        principal = info.context.principal
+        names = (
+            "hourly_minor",
+            "free_minutes",
+            "daily_cap_minor",
+            "forgive_minutes",
+            "reentry_minutes",
+            "grace_minutes",
+        )
+        changes = {
+            name: getattr(input, name)
+            for name in names
+            if getattr(input, name) is not strawberry.UNSET
+        }
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            tid = input_id(input.tariff_id, "ParkingTariff", ["input", "tariffId"])
+            row = await service.update_tariff(session, principal, tariff_id=tid, changes=changes)
+            return {"tariff": t.ParkingTariff.from_row(row)}
+
+        return await run_mutation(info, t.ParkingTariffPayload, work)

@@ -37,10 +37,12 @@ class Announcement(Node):
     body_zh: str | None
     body_en: str | None
     pinned: bool
-    "Whole community when true; otherwise the buildings listed."
-    whole_community: bool
-    "When it goes (or went) out; a future time for scheduled ones (staff see those)."
-    publish_at: datetime
+    whole_community: bool = strawberry.field(
+        description="Whole community when true; otherwise the buildings listed."
+    )
+    publish_at: datetime = strawberry.field(
+        description="When it goes (or went) out; a future time for scheduled ones (staff only)."
+    )
     published_at: datetime | None
     created_at: datetime
     _pk: strawberry.Private[int]
@@ -110,17 +112,23 @@ AnnouncementReadConnection = Connection[AnnouncementReadReceipt]
 @strawberry.input
 class PublishAnnouncementInput:
     community_id: strawberry.ID
-    kind: AnnouncementKind = AnnouncementKind.NORMAL
-    "Title and body in Chinese and/or English: at least one language each."
-    title_zh: str | None = None
+    kind: AnnouncementKind = strawberry.field(
+        default=AnnouncementKind.NORMAL,
+        description="EMERGENCY goes out at once as a CRITICAL push to everyone in scope.",
+    )
+    title_zh: str | None = strawberry.field(
+        default=None, description="Title and body in Chinese and/or English: one at least."
+    )
     title_en: str | None = None
     body_zh: str | None = None
     body_en: str | None = None
-    "Omitted or empty: the whole community."
-    building_ids: list[strawberry.ID] | None = None
+    building_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None, description="Omitted or empty: the whole community."
+    )
     pinned: bool = False
-    "A future time schedules it (NORMAL only); omitted: at once."
-    publish_at: datetime | None = None
+    publish_at: datetime | None = strawberry.field(
+        default=None, description="A future time schedules it (NORMAL only); omitted: at once."
+    )
 
 
 @strawberry.input

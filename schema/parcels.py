@@ -39,8 +39,9 @@ class Parcel(Node):
     deposited_at: datetime
     collected_at: datetime | None
     reminder_sent_at: datetime | None
-    "Set while the code entry is locked after five wrong codes."
-    locked_until: datetime | None
+    locked_until: datetime | None = strawberry.field(
+        description="Set while the code entry is locked after five wrong codes."
+    )
     pickup_code: str | None = strawberry.field(
         description="The 6-digit code, for the unit's residents while the parcel waits."
     )

@@ -209,3 +209,50 @@ class EvCharger(Node):
             price_per_kwh=Money.of(row.price_per_kwh_minor, row.currency),
             service_fee=Money.of(row.service_fee_minor, row.currency),
         )
+
+
+@strawberry.type
+class ParkingTariff(Node):
+    name: str
+    hourly_rate: Money
+    free_minutes: int
+    daily_cap: Money | None
+    forgive_minutes: int
+    reentry_minutes: int
+    grace_minutes: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> ParkingTariff:
+        return cls(
+            id=strawberry.ID(encode_gid("ParkingTariff", row.id)),
+            name=row.name,
+            hourly_rate=Money.of(row.hourly_minor, row.currency),
+            free_minutes=row.free_minutes,
+            daily_cap=(
+                Money.of(row.daily_cap_minor, row.currency)
+                if row.daily_cap_minor is not None
+                else None
+            ),
+            forgive_minutes=row.forgive_minutes,
+            reentry_minutes=row.reentry_minutes,
+            grace_minutes=row.grace_minutes,
+        )
+
+
+@strawberry.input
+class UpdateParkingTariffInput:
+    """Fields left out keep their value; `dailyCapMinor: null` removes the cap."""
+
+    tariff_id: strawberry.ID
+    hourly_minor: int | None = strawberry.UNSET
+    free_minutes: int | None = strawberry.UNSET
+    daily_cap_minor: int | None = strawberry.UNSET
+    forgive_minutes: int | None = strawberry.UNSET
+    reentry_minutes: int | None = strawberry.UNSET
+    grace_minutes: int | None = strawberry.UNSET
+
+
+@strawberry.type
+class ParkingTariffPayload:
+    tariff: ParkingTariff | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

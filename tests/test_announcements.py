@@ -286,3 +286,39 @@ async def test_emergency_pushes_through_quiet_hours_normal_keeps_the_push_rules(
     assert fate[(t1, "first")] == "PUSH"
     assert fate[(t1, "second")] == "RATE_LIMITED"  # one ordinary push per hour
     assert fate[(t1, "fire")] == "PUSH"
+
+
+async def test_concurrent_sweeps_publish_a_scheduled_announcement_once(api, clock):
+    import asyncio
+
+    res = await api.gql(
+        PUBLISH,
+        {
+            "input": {
+                "communityId": api.garden,
+                "titleZh": "定时",
+                "bodyZh": "x",
+                "publishAt": (utcnow() + timedelta(minutes=5)).isoformat(),
+            }
+        },
+        as_="staff1",
+    )
+    gid = res["publishAnnouncement"]["announcement"]["id"]
+    clock.advance(minutes=5)
+
+    async def sweep() -> int:
+        async with api.db.transaction() as s:
+            return await publish_due(s, now=utcnow())
+
+    counts = await asyncio.gather(*(sweep() for _ in range(4)))
+    notified = await _notified(api, gid)
+    async with api.db.reader() as s:
+        per_user = (
+            await s.execute(
+                select(Notification.user_id, func.count())
+                .where(Notification.category == "ANNOUNCEMENT")
+                .group_by(Notification.user_id)
+            )
+        ).all()
+    assert notified and all(n == 1 for _, n in per_user)
+    assert sum(counts) >= 1

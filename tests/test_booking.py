@@ -435,7 +435,7 @@ async def test_booking_updates_subscription(api, clock):
     oid = (await create_offering(api))["id"]
     sub = "subscription { bookingUpdates { id status unit { label } offering { title } } }"
     clients = {}
-    for login in ("merchant1", "resident1", "resident2", "merchant2"):
+    for login in ("merchant1", "resident1", "resident2", "merchant2", "carer2"):
         c = WSClient(api.ws_url())
         await c.connect(api.token(login))
         await c.subscribe(sub)
@@ -455,6 +455,12 @@ async def test_booking_updates_subscription(api, clock):
         own = (await book(api, "resident2", oid, "1-102", "s2"))["booking"]
         msg = await clients["resident2"].next()
         assert msg["payload"]["data"]["bookingUpdates"]["id"] == own["id"]
+        # The elder's other caregiver hears of a booking made for her.
+        elder = api.gid("Elder", api.demo.elders["elder1@demo.linli"])
+        for_her = (await book(api, "carer1", oid, "1-301", "s3", forElderId=elder))["booking"]
+        msg = await clients["carer2"].next()
+        assert msg["payload"]["data"]["bookingUpdates"]["id"] == for_her["id"]
+        assert msg["payload"]["data"]["bookingUpdates"]["unit"]["label"] == "1-301"
         with_timeout = asyncio.wait_for(clients["merchant2"].next(), 0.3)
         try:
             await with_timeout
@@ -506,3 +512,28 @@ async def test_a_merchant_serving_two_communities(api, clock):
     # residentb's own list has only the Heights booking.
     mine = await api.gql(MINE, as_="residentb")
     assert [e["node"]["id"] for e in mine["myBookings"]["edges"]] == [made["id"]]
+
+
+async def test_withdrawn_offering_and_merchant_visibility(api, clock):
+    repair = api.gid("ServiceOffering", api.demo.extra["offerings"]["repair"])
+    merchant2 = api.gid("Merchant", api.demo.extra["merchants"]["merchant2"])
+    node = "query($id: ID!) { node(id: $id) { id ... on Merchant { name rating } } }"
+    seen = await api.gql(node, {"id": merchant2}, as_="resident1")
+    assert seen["node"] == {"id": merchant2, "name": "快修师傅 QuickFix", "rating": 4.8}
+    assert (await api.gql(node, {"id": merchant2}, as_="residentb"))["node"] is None
+
+    withdraw = """mutation($o: ID!) { updateServiceOffering(input: {offeringId: $o, active: false})
+      { offering { active } userErrors { code } } }"""
+    done = await api.gql(withdraw, {"o": repair}, as_="merchant2")
+    assert done["updateServiceOffering"]["offering"] == {"active": False}
+    listed = await api.gql(OFFERINGS, {"c": api.garden, "cat": "REPAIR"}, as_="resident1")
+    assert listed["serviceOfferings"]["totalCount"] == 0
+    refused = await book(api, "resident2", repair, "1-102", "w1")
+    assert refused["userErrors"][0] == {
+        "code": "NOT_FOUND",
+        "field": ["input", "offeringId"],
+        "message": "找不到该服务项目。",
+    }
+    # Bookings already made stay with the merchant.
+    theirs = await api.gql(MERCHANT, as_="merchant2")
+    assert theirs["merchantBookings"]["totalCount"] == 1

@@ -317,3 +317,53 @@ async def test_bad_complaints_are_refused_and_nothing_is_stored(api, clock):
         rows_before[0] + 1,
         rows_before[1],
     )
+
+
+async def test_photos_of_a_failed_transaction_are_removed_and_ratings_land_once(api, clock):
+    """The files are written before the commit; a rollback deletes them again. And of
+    concurrent ratings exactly one lands."""
+    import asyncio
+
+    import pytest
+
+    from core.principal import Principal
+    from core.storage import Upload
+    from domain.complaints.service import UploadPolicy, file_complaint
+
+    storage = api.server.state.services.get("storage")
+    before = stored_files(api)
+    uid = api.demo.users["resident1@demo.linli"]
+    principal = Principal.build(uid, [(api.demo.garden_id, "RESIDENT")], "en")
+    with pytest.raises(RuntimeError):
+        async with api.db.transaction() as s:
+            await file_complaint(
+                s,
+                principal,
+                community_id=api.demo.garden_id,
+                category="NOISE",
+                body="loud",
+                building_id=None,
+                location_text=None,
+                photos=[Upload(JPEG), Upload(PNG)],
+                storage=storage,
+                policy=UploadPolicy(),
+            )
+            assert len(stored_files(api)) == len(before) + 2
+            raise RuntimeError("the commit never happens")
+    assert stored_files(api) == before
+
+    filed = await api.gql(FILE, base_input(api, category="OTHER"), as_="resident1")
+    cid = filed["fileComplaint"]["complaint"]["id"]
+    for status in ("ACCEPTED", "RESOLVED"):
+        await api.gql(UPDATE, {"input": {"complaintId": cid, "status": status}}, as_="staff1")
+    results = await asyncio.gather(
+        *(
+            api.gql(RATE, {"input": {"complaintId": cid, "rating": n}}, as_="resident1")
+            for n in (1, 2, 3, 4, 5)
+        )
+    )
+    landed = [r for r in results if not r["rateComplaint"]["userErrors"]]
+    assert len(landed) == 1
+    async with api.db.reader() as s:
+        rating = await s.scalar(select(Complaint.rating).where(Complaint.id == decode_gid(cid)[1]))
+    assert rating == landed[0]["rateComplaint"]["complaint"]["rating"]

@@ -272,3 +272,59 @@ async def test_staff_manage_monthly_passes(api: GraphQLClient, clock) -> None:
             as_=who,
         )
         assert err["extensions"]["code"] == "FORBIDDEN", who
+
+
+SESSIONS = """
+query($c: ID!, $open: Boolean!) { parkingSessions(communityId: $c, openOnly: $open) {
+  totalCount edges { node { plate status amountDue { amountMinor } } } } }"""
+TARIFF = """
+mutation($t: ID!, $free: Int, $cap: Int) {
+  updateParkingTariff(input: {tariffId: $t, freeMinutes: $free, dailyCapMinor: $cap}) {
+    tariff { freeMinutes dailyCap { amountMinor } hourlyRate { amountMinor } graceMinutes }
+    userErrors { code field }
+  }
+}"""
+
+
+async def test_staff_see_stays_and_change_the_tariff(api: GraphQLClient, clock) -> None:
+    for plate in ("京A7B2C9", "沪B12345", "粤B99999"):
+        await enter(api, plate)
+        clock.advance(minutes=15)
+    await at_exit(api, "粤B99999")  # 15 minutes: free, gone
+    clock.advance(minutes=30)
+    got = (await api.gql(SESSIONS, {"c": api.garden, "open": True}, as_="staff1"))[
+        "parkingSessions"
+    ]
+    assert got["totalCount"] == 2
+    by_plate = {e["node"]["plate"]: e["node"] for e in got["edges"]}
+    # resident1's monthly pass: nothing due; the visitor's 60 minutes: one hour.
+    assert by_plate["京A7B2C9"]["amountDue"]["amountMinor"] == 0
+    assert by_plate["沪B12345"]["amountDue"]["amountMinor"] == 500
+    every = await api.gql(SESSIONS, {"c": api.garden, "open": False}, as_="staff1")
+    assert every["parkingSessions"]["totalCount"] == 3
+    for who in ("resident1", "residentb", "merchant1"):
+        [err] = await api.errors(SESSIONS, {"c": api.garden, "open": True}, as_=who)
+        assert err["extensions"]["code"] == "FORBIDDEN"
+
+    tariff = api.gid("ParkingTariff", pk(api, "tariff"))
+    changed = (await api.gql(TARIFF, {"t": tariff, "free": 90}, as_="manager"))[
+        "updateParkingTariff"
+    ]
+    assert changed["userErrors"] == []
+    assert changed["tariff"]["freeMinutes"] == 90
+    # Untouched fields keep their values.
+    assert changed["tariff"]["dailyCap"]["amountMinor"] == 4000
+    assert changed["tariff"]["graceMinutes"] == 15
+    # Stays are priced by the tariff as it is now (the visitor entered before the change,
+    # whose own allowance was fixed at entry: 30 minutes).
+    assert (await quote(api, "staff1", plate="沪B12345"))["amountDue"]["amountMinor"] == 500
+    await enter(api, "苏E11111")
+    clock.advance(minutes=80)
+    assert (await quote(api, "staff1", plate="苏E11111"))["amountDue"]["amountMinor"] == 0
+    # The cap can be removed (null) and bad values are refused.
+    nocap = await api.gql(TARIFF, {"t": tariff, "cap": None}, as_="staff1")
+    assert nocap["updateParkingTariff"]["tariff"]["dailyCap"] is None
+    bad = await api.gql(TARIFF, {"t": tariff, "free": -5}, as_="staff1")
+    assert bad["updateParkingTariff"]["userErrors"][0]["field"] == ["input", "freeMinutes"]
+    refused = await api.gql(TARIFF, {"t": tariff, "free": 0}, as_="resident1")
+    assert refused["updateParkingTariff"]["userErrors"][0]["code"] == "NOT_FOUND"

@@ -76,6 +76,10 @@ i18n.register(
             "zh-CN": "该车辆正在被同时登记，请重试。",
             "en": "This car is being registered by someone else at the same time; try again.",
         },
+        "parking.tariff.range": {
+            "zh-CN": "该值须在 {low} 到 {high} 之间。",
+            "en": "This value must be between {low} and {high}.",
+        },
         "parking.notify.paid.title": {"zh-CN": "停车费已支付", "en": "Parking paid"},
         "parking.notify.paid.body": {
             "zh-CN": "车辆 {plate} 已支付 {amount} 元，请在 {grace} 分钟内离场。",

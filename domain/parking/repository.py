@@ -260,3 +260,48 @@ async def lane_with_waiting(
         )
     ).first()
     return (row[0], row[1]) if row is not None else None
+
+
+async def stays_in(
+    session: AsyncSession, community_id: int, *, open_only: bool, limit: int, offset: int
+) -> tuple[list[ParkingSession], int]:
+    from sqlalchemy import func
+
+    where = [ParkingSession.community_id == community_id]
+    if open_only:
+        where.append(ParkingSession.exited_at.is_(None))  # type: ignore[union-attr]
+    total = await session.scalar(select(func.count()).select_from(ParkingSession).where(*where))
+    rows = await session.scalars(
+        select(ParkingSession)
+        .where(*where)
+        .order_by(ParkingSession.entered_at.desc(), ParkingSession.id.desc())  # type: ignore[attr-defined, union-attr]
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def tariffs_by_lot(session: AsyncSession, lot_ids: set[int]) -> dict[int, ParkingTariff]:
+    rows = await session.execute(
+        select(ParkingLot.id, ParkingTariff)
+        .join(ParkingTariff, ParkingTariff.id == ParkingLot.tariff_id)
+        .where(ParkingLot.id.in_(lot_ids))  # type: ignore[union-attr]
+    )
+    return {lot_id: tariff for lot_id, tariff in rows.all()}
+
+
+async def vehicles_by_plate(
+    session: AsyncSession, community_id: int, plates: set[str]
+) -> dict[str, ResidentVehicle]:
+    rows = await session.scalars(
+        select(ResidentVehicle).where(
+            ResidentVehicle.community_id == community_id,
+            ResidentVehicle.plate.in_(plates),  # type: ignore[attr-defined]
+        )
+    )
+    return {v.plate: v for v in rows}
+
+
+async def time_zone_of(session: AsyncSession, community_id: int) -> str:
+    tz = await session.scalar(select(Community.time_zone).where(Community.id == community_id))
+    return tz or "Asia/Shanghai"

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
-from core.errors import Conflict, Forbidden, Invalid
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.principal import Principal, Role
 from domain.audit import service as audit
 from domain.parking import qr
@@ -222,3 +223,88 @@ async def register_resident_vehicle(
         pass_until=pass_valid_until.isoformat() if pass_valid_until else None,
     )
     return row
+
+
+async def update_tariff(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    tariff_id: int,
+    changes: dict[str, int | None],
+) -> ParkingTariff:
+    """Staff change a tariff. Open stays are priced by the tariff as it is when quoted."""
+    row = await session.scalar(
+        select(ParkingTariff).where(ParkingTariff.id == tariff_id).with_for_update()
+    )
+    if row is None or not principal.is_staff(row.community_id):
+        raise NotFound(field=["input", "tariffId"])
+    limits = {
+        "hourly_minor": (0, 10**7, "hourlyMinor"),
+        "free_minutes": (0, 24 * 60, "freeMinutes"),
+        "daily_cap_minor": (0, 10**8, "dailyCapMinor"),
+        "forgive_minutes": (0, 59, "forgiveMinutes"),
+        "reentry_minutes": (0, 24 * 60, "reentryMinutes"),
+        "grace_minutes": (0, 240, "graceMinutes"),
+    }
+    for name, value in changes.items():
+        low, high, field = limits[name]
+        if value is None and name != "daily_cap_minor":
+            continue
+        if value is not None and not low <= value <= high:
+            raise Invalid("parking.tariff.range", field=["input", field], low=low, high=high)
+        setattr(row, name, value)
+    session.add(row)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "parking.tariff",
+        community_id=row.community_id,
+        target=f"ParkingTariff:{row.id}",
+        **{k: v for k, v in changes.items()},
+    )
+    return row
+
+
+async def stays_of(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    community_id: int,
+    open_only: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[Quote], int]:
+    """Staff's view of the community's stays, newest first."""
+    if not principal.is_staff(community_id):
+        return [], 0
+    rows, total = await repo.stays_in(
+        session, community_id, open_only=open_only, limit=limit, offset=offset
+    )
+    return await quote_many(session, community_id, rows), total
+
+
+async def quote_many(
+    session: AsyncSession, community_id: int, stays: list[ParkingSession]
+) -> list[Quote]:
+    """Quotes for a page of one community's stays in a constant number of queries."""
+    if not stays:
+        return []
+    now = utcnow()
+    tariffs = await repo.tariffs_by_lot(session, {s.lot_id for s in stays})
+    vehicles = await repo.vehicles_by_plate(session, community_id, {s.plate for s in stays})
+    time_zone = await repo.time_zone_of(session, community_id)
+    out = []
+    for ps in stays:
+        tariff = tariff_of(tariffs[ps.lot_id])
+        got = charge(
+            tariff,
+            entered_at=ps.entered_at,
+            now=ps.exited_at or now,
+            free_allowance=ps.free_allowance_minutes,
+            paid_minor=ps.paid_minor,
+            paid_until=ps.paid_until,
+        )
+        on_pass = ps.exited_at is None and pass_valid(vehicles.get(ps.plate), time_zone, now)
+        out.append(Quote(ps, tariff, got, on_pass))
+    return out

@@ -44,3 +44,15 @@ case(
     "query($c: ID!) { evChargers(communityId: $c) { id name status } }",
     lambda api: {"c": api.garden},
 )
+case(
+    "Query.parkingSessions",
+    "query($c: ID!) { parkingSessions(communityId: $c, openOnly: false) "
+    "{ totalCount edges { node { id plate } } } }",
+    lambda api: {"c": api.garden},
+)
+case(
+    "Mutation.updateParkingTariff",
+    "mutation($t: ID!) { updateParkingTariff(input: {tariffId: $t, freeMinutes: 0}) "
+    "{ tariff { id } userErrors { code } } }",
+    lambda api: {"t": api.gid("ParkingTariff", api.demo.extra["parking"]["tariff"])},
+)
