@@ -185,6 +185,12 @@ async def test_live_tally_and_validation(api: GraphQLClient, clock):
     await _cast(api, "resident1", p, "1-101", "FOR", "live-1")
     tally = (await _node(api, "resident2", p))["tally"]
     assert tally["participatingOwners"] == 1 and tally["forOwners"] == 1
+    # Announcing notified the owners (not tenants).
+    inbox = "{ notifications(first: 50) { edges { node { category title } } } }"
+    for who, expected in (("resident2", 1), ("coowner2", 1), ("tenant1", 0)):
+        got = (await api.gql(inbox, as_=who))["notifications"]["edges"]
+        ours = [e for e in got if "Replace the main gate" in e["node"]["title"]]
+        assert len(ours) == expected and all(e["node"]["category"] == "COUNCIL" for e in ours)
     assert tally["frozen"] is False and tally["ballotsDigest"] is None
     assert (await _node(api, "resident2", p))["ballots"] == []  # no choices by unit yet
 

@@ -47,6 +47,17 @@ class WebhookProcessor:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    # As a lifespan component: let in-flight processing finish on shutdown (what does
+    # not finish stays stored and unprocessed, for the pending-events sweep).
+    async def start(self, state: AppState) -> None:
+        return None
+
+    async def stop(self) -> None:
+        try:
+            await asyncio.wait_for(self.drain(), timeout=10)
+        except TimeoutError:
+            log.warning("shutting down with %d webhook events in flight", len(self._tasks))
+
 
 def processor(state: AppState) -> WebhookProcessor:
     found = state.services.get("payments.webhooks")
@@ -58,8 +69,9 @@ def processor(state: AppState) -> WebhookProcessor:
 def payments_component(state: AppState) -> list[Component]:
     # Runs when the app is created: Stripe whenever its key is set, else offline.
     payments.use_provider(make_provider(state.settings))
-    state.services.extras["payments.webhooks"] = WebhookProcessor(state.db)
-    return []
+    webhooks = WebhookProcessor(state.db)
+    state.services.extras["payments.webhooks"] = webhooks
+    return [webhooks]
 
 
 @add_routes
@@ -88,7 +100,9 @@ def payment_routes(state: AppState) -> list[BaseRoute]:
 
 @job("payments.pending_webhook_events", seconds=60)
 async def retry_pending_events(state: AppState) -> None:
-    await payments.process_pending_events(state.db, now=utcnow())
+    await payments.process_pending_events(
+        state.db, now=utcnow(), older_than_s=state.settings.stripe_webhook_retry_after_seconds
+    )
 
 
 @job("payments.reconcile", seconds=24 * 3600)
