@@ -50,15 +50,17 @@ class Scheduler:
 
     async def start(self, state: AppState) -> None:
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        overrides = state.settings.job_intervals
         for spec in _jobs.values():
+            seconds = overrides.get(spec.name, spec.seconds)
             self._scheduler.add_job(
                 _guarded(spec, state),
                 "interval",
-                seconds=spec.seconds,
+                seconds=seconds,
                 id=spec.name,
                 max_instances=1,
                 coalesce=True,
-                misfire_grace_time=int(spec.seconds),
+                misfire_grace_time=max(1, int(seconds)),
             )
         self._scheduler.start()
 

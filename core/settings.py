@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     # Background work started by the app lifespan (tests drive jobs by hand).
     background_jobs: bool = True
+    # Per-job interval overrides in seconds, by job name (JSON in the environment, e.g.
+    # LINLI_JOB_INTERVALS='{"payments.pending_webhook_events": 1}'): staging and the
+    # recovery tests shorten sweeps that production runs rarely.
+    job_intervals: dict[str, float] = {}
     # Event bus for subscriptions across processes: memory | postgres | redis
     bus: Literal["memory", "postgres", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -53,6 +57,9 @@ class Settings(BaseSettings):
     # Device bridge: readings per database transaction, and how many decoded messages
     # may wait for the database before the bridge stops taking more from the broker.
     mqtt_batch_size: int = 500
+    # Stable per bridge process so that its broker session (subscriptions, queued
+    # messages) survives a restart; default: host name and process id.
+    mqtt_client_id: str | None = None
     mqtt_queue_size: int = 5000
     # Raw device readings are deleted after this many days (hourly roll-ups stay).
     device_readings_retention_days: int = 30
@@ -60,6 +67,9 @@ class Settings(BaseSettings):
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
+    # A stored webhook event still unprocessed this long after it arrived is taken over
+    # by the pending-events sweep (its own process died or Stripe was down).
+    stripe_webhook_retry_after_seconds: int = 30
 
     fcm_credentials: Path | None = None
     # Lets tests and staging point firebase_admin at a stub of the FCM v1 API.

@@ -28,9 +28,14 @@ def build() -> strawberry.Schema:
     from schema.root import build_schema
 
     import_all()
-    return build_schema(
+    schema = build_schema(
         queries=[NodeQuery, *roots.queries],
         mutations=roots.mutations,
         subscriptions=roots.subscriptions,
         types=roots.types,
     )
+    if roots.shared_subscription_fields:
+        from resolvers.shared_streams import SharedStreams
+
+        schema.stream_sharer = SharedStreams(roots.shared_subscription_fields)  # type: ignore[attr-defined]
+    return schema

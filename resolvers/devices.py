@@ -40,7 +40,7 @@ from resolvers.base import (
 from resolvers.context import Context, Info
 from resolvers.loaders import loader
 from resolvers.node import loader_fetcher, node_type
-from resolvers.roots import extra_types, mutation, query, subscription
+from resolvers.roots import extra_types, mutation, query, share_subscription, subscription
 from schema import devices as t
 from schema.base import Connection
 
@@ -348,6 +348,10 @@ async def _audience(ctx: Context, community_id: int) -> tuple[bool, set[int], se
         units = await device_repo.personal_unit_ids(s, principal)
         elders = await alarm_repo.personal_elder_ids(s, principal)
     return False, units, elders
+
+
+# Staff subscribers of a community with the same document share one execution.
+share_subscription("alerts")
 
 
 @subscription

@@ -30,3 +30,13 @@ def subscription(cls: T) -> T:
 def extra_types(*classes: type) -> None:
     """Types reachable only through interfaces (Node) must be named to the schema."""
     types.extend(classes)
+
+
+# Subscription fields whose subscribers may share one execution (see
+# resolvers/shared_streams.py): their result depends only on the document, the
+# variables and the caller's roles, never on who exactly the (staff) caller is.
+shared_subscription_fields: set[str] = set()
+
+
+def share_subscription(field_name: str) -> None:
+    shared_subscription_fields.add(field_name)

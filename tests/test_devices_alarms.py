@@ -386,3 +386,33 @@ async def test_device_usage_peak_valley_and_visibility(api, clock):
         as_="resident1",
     )
     assert total["deviceUsage"]["consumption"] == 21.0
+
+
+async def test_simulator_drives_the_demo_devices_over_http(api):
+    # Real time here: the simulator stamps readings with the wall clock.
+    import argparse
+
+    from device_bridge.simulate import _run
+
+    args = argparse.Namespace(
+        url=api.server.base_url,
+        mqtt=None,
+        community=None,
+        scenario="stuck-elevator",
+        rate=40.0,
+        seconds=2.0,
+    )
+    assert await _run(args) == 0
+    data = await api.gql(
+        "query($c: ID!) { alarms(communityId: $c, first: 100) { edges { node { type "
+        "device { code } } } } devices(communityId: $c, first: 100) { edges { node { code "
+        "online } } } }",
+        {"c": api.garden},
+        as_="staff2",
+    )
+    alarms = {(e["node"]["type"], e["node"]["device"]["code"]) for e in data["alarms"]["edges"]}
+    assert ("ELEVATOR_STUCK", "G-2-ELEV-A") in alarms
+    # Normal readings raise nothing else (besides the demo's two seeded alarms).
+    assert len(alarms) == 3, alarms
+    online = [e["node"]["code"] for e in data["devices"]["edges"] if e["node"]["online"]]
+    assert len(online) >= 20

@@ -24,7 +24,7 @@ from tests.support import GraphQLClient
 POST = """
 mutation($i: PostLedgerEntryInput!) { postLedgerEntry(input: $i) {
   entry { id seq amount { amountMinor } balanceAfter { amountMinor } category hash
-          proposal { id } unit { label } reversesEntryId }
+          proposal { id } unit { label } reversesEntryId postedBy { displayName } }
   userErrors { code field message } } }"""
 SUMMARY = """
 query($c: ID!, $a: LedgerAccount!) { ledgerSummary(communityId: $c, account: $a) {
@@ -118,6 +118,7 @@ async def test_postings_rules_summary_export(api: GraphQLClient, clock):
     # Income to common income: no proposal needed; a retry returns the first entry.
     ad = await _post(api, "ad-1", 120_000, account="COMMON_INCOME", category="ADVERTISING")
     assert ad["userErrors"] == [] and ad["entry"]["category"] == "ADVERTISING"
+    assert ad["entry"]["postedBy"]["displayName"] == "张伟 Zhang Wei"
     count = await _entries(api)
     again = await _post(api, "ad-1", 120_000, account="COMMON_INCOME", category="ADVERTISING")
     assert again["entry"] == ad["entry"] and await _entries(api) == count

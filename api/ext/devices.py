@@ -21,6 +21,7 @@ from domain.alarms.models import Alarm
 from domain.devices import jobs as device_jobs
 from domain.devices import payloads
 from domain.devices.credentials import authenticate_device
+from domain.devices.demo import DEMO_DEVICES
 from domain.devices.errors import BadPayload
 from domain.devices.ingest import ingest
 from domain.devices.models import Device
@@ -95,6 +96,7 @@ def device_bridge_component(state: AppState) -> list[Component]:
             shared_group=settings.mqtt_shared_group,
             batch_size=settings.mqtt_batch_size,
             queue_size=settings.mqtt_queue_size,
+            client_id=settings.mqtt_client_id,
         )
     ]
 
@@ -125,32 +127,6 @@ async def purge_old_device_readings(state: AppState) -> None:
 
 
 # ---------------------------------------------------------------- demo data
-# (code, kind, building, unit label, floor, location, metrics in docs/devices.md)
-DEMO_DEVICES: list[tuple[str, str, str | None, str | None, int | None, str]] = [
-    ("G-1-301-SMOKE", "SMOKE_DETECTOR", "1", "1-301", 3, "1-301 kitchen"),
-    ("G-1-301-GAS", "GAS_DETECTOR", "1", "1-301", 3, "1-301 kitchen"),
-    ("G-1-SMOKE-L1", "SMOKE_DETECTOR", "1", None, 1, "Building 1 lobby"),
-    ("G-2-SMOKE-L1", "SMOKE_DETECTOR", "2", None, 1, "Building 2 lobby"),
-    ("G-3-SMOKE-L1", "SMOKE_DETECTOR", "3", None, 1, "Building 3 lobby"),
-    ("G-2-GAS-B1", "GAS_DETECTOR", "2", None, -1, "Building 2 boiler room"),
-    ("G-1-ELEV-A", "ELEVATOR", "1", None, None, "Building 1 lift A"),
-    ("G-2-ELEV-A", "ELEVATOR", "2", None, None, "Building 2 lift A"),
-    ("G-3-ELEV-A", "ELEVATOR", "3", None, None, "Building 3 lift A"),
-    ("G-2-PUMP-1", "WATER_PUMP", "2", None, -1, "Building 2 pump room"),
-    ("G-3-TRANS-1", "TRANSFORMER", "3", None, None, "Substation behind building 3"),
-    ("G-MH-N1", "MANHOLE_COVER", None, None, None, "North road, by the gate"),
-    ("G-MH-S1", "MANHOLE_COVER", None, None, None, "South road, by building 3"),
-    ("G-1-101-WM", "WATER_METER", "1", "1-101", 1, "1-101 water meter"),
-    ("G-1-101-PM", "POWER_METER", "1", "1-101", 1, "1-101 power meter"),
-    ("G-3-WM-MAIN", "WATER_METER", "3", None, -1, "Main water inlet"),
-    ("G-3-PM-MAIN", "POWER_METER", "3", None, None, "Main power feed"),
-    ("G-GATE-N-IN", "PARKING_GATE", None, None, None, "North gate, entry lane"),
-    ("G-GATE-N-OUT", "PARKING_GATE", None, None, None, "North gate, exit lane"),
-    ("G-EV-1", "EV_CHARGER", "2", None, -1, "Garage, bay 12"),
-    ("G-1-DOOR", "DOOR_ACCESS", "1", None, 1, "Building 1 entrance"),
-    ("G-CAM-N", "CAMERA", None, None, None, "North gate"),
-]
-
 # The on-duty roster: skills, home building and daily hours (local time).
 DEMO_STAFF: dict[str, tuple[list[str], str, list[tuple[int, int]]]] = {
     "staff1@demo.linli": (["electrician", "plumber"], "1", [(8 * 60, 20 * 60)]),

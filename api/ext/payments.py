@@ -100,7 +100,9 @@ def payment_routes(state: AppState) -> list[BaseRoute]:
 
 @job("payments.pending_webhook_events", seconds=60)
 async def retry_pending_events(state: AppState) -> None:
-    await payments.process_pending_events(state.db, now=utcnow())
+    await payments.process_pending_events(
+        state.db, now=utcnow(), older_than_s=state.settings.stripe_webhook_retry_after_seconds
+    )
 
 
 @job("payments.reconcile", seconds=24 * 3600)

@@ -637,6 +637,7 @@ async def publish_monthly_statements(session: AsyncSession, *, now: datetime) ->
             session,
             user_ids=await owner_user_ids(session, community.id),
             category="LEDGER_STATEMENT",
+            severity="NORMAL",  # a broadcast to every owner: under the hourly push cap
             title_key="ledger.statement_title",
             body_key="ledger.statement_body",
             params={

@@ -27,8 +27,10 @@ from domain.notifications.models import (
 )
 
 # Severities. CRITICAL (alarms) ignores preferences and quiet hours; HIGH (personal,
-# transactional: a booking changed, a payment failed) respects them; NORMAL
-# (announcements, reminders) also gets at most one push per user per hour.
+# transactional: a booking changed, a payment failed, a parcel arrived) respects them;
+# NORMAL (broadcasts: announcements, monthly statements) also gets at most one push per
+# user per hour. HIGH is the default so that a receipt is never swallowed by the hourly
+# cap an announcement used up; broadcasters ask for NORMAL explicitly.
 CRITICAL = "CRITICAL"
 HIGH = "HIGH"
 NORMAL = "NORMAL"
@@ -64,7 +66,7 @@ async def notify(
     body_key: str,
     params: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
-    severity: str = "NORMAL",
+    severity: str = HIGH,
     community_id: int | None = None,
     push: bool = True,
 ) -> list[Notification]:

@@ -267,7 +267,7 @@ async def sweep_overdue(session: AsyncSession, *, now: datetime, limit: int = 20
             body_key="workorders.notify.overdue_body",
             params={"title": wo.title, "due": _due_text(wo, tz), "status": wo.status},
             data={"workOrderId": wo.id, "alarmId": wo.alarm_id},
-            severity="CRITICAL" if wo.severity == "CRITICAL" else "NORMAL",
+            severity="CRITICAL" if wo.severity == "CRITICAL" else "HIGH",
             community_id=wo.community_id,
         )
         if wo.alarm_id is not None:

@@ -12,7 +12,9 @@ token, and the send endpoint refuses requests without that token (401), as FCM d
 Scripting: `stub.unregistered` / `stub.invalid` (sets of tokens FCM no longer knows /
 rejects as malformed), `stub.bad_payload` (tokens whose messages FCM refuses with an
 INVALID_ARGUMENT about another field), `stub.fail_next(n, status=503)` (the next n
-sends fail).
+sends fail), `stub.hold_seconds` (answer accepted messages that much later: a
+process killed meanwhile has pushed without being able to record it; `stub.held` counts
+the answers being held back).
 Received messages are in `stub.messages` (the JSON `message` objects, in order).
 """
 
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -57,6 +61,8 @@ class FcmStub:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._counter = 0
+        self.hold_seconds = 0.0
+        self.held = 0
 
     # ------------------------------------------------------------ control
     def start(self) -> FcmStub:
@@ -84,6 +90,13 @@ class FcmStub:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
             request_queue_size = 1024
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that went away (a killed server process) is not the stub's
+                # error; anything else is reported as usual.
+                if isinstance(sys.exc_info()[1], ConnectionError):
+                    return
+                super().handle_error(request, client_address)
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -228,6 +241,13 @@ class FcmStub:
             self._counter += 1
             self.messages.append(message)
             n = self._counter
+        if self.hold_seconds:
+            # Accepted (FCM will deliver it) but not yet answered.
+            with self._lock:
+                self.held += 1
+            time.sleep(self.hold_seconds)
+            with self._lock:
+                self.held -= 1
         return 200, {"name": f"projects/{self.project_id}/messages/0:{n}"}, {}
 
 
