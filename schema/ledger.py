@@ -8,7 +8,7 @@ import strawberry
 
 from core.ids import encode_gid
 from domain.ledger import models as m
-from schema.accounts import Unit
+from schema.accounts import Unit, User
 from schema.base import Money, Node, UserError
 from schema.council import Proposal
 
@@ -34,6 +34,13 @@ class LedgerEntry(Node):
     _proposal_id: strawberry.Private[int | None]
     _unit_id: strawberry.Private[int | None]
     _reverses: strawberry.Private[int | None]
+    _posted_by: strawberry.Private[int | None]
+
+    @strawberry.field(description="The staff member who posted it; null for system postings.")
+    async def posted_by(self, info: Info) -> User | None:
+        if self._posted_by is None:
+            return None
+        return await info.context.loaders.user.load(self._posted_by)
 
     @strawberry.field(
         description="Set for maintenance-fund spending (FUND_USE) and raising (FUND_RAISING): "
@@ -77,6 +84,7 @@ class LedgerEntry(Node):
             _proposal_id=e.proposal_id,
             _unit_id=e.unit_id,
             _reverses=e.reverses_entry_id,
+            _posted_by=e.posted_by,
         )
 
 

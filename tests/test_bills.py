@@ -589,6 +589,20 @@ async def test_offline_provider_provider_outage_and_late_success(
         assert out["payment"]["clientSecret"] and stub.created["payment_intent"] == 1
         first = await payment_row(api, out["payment"]["id"])
 
+        # A request Stripe refuses outright fails the payment at once and frees the bill.
+        from tests.stubs.stripe_stub import StripeAPIError
+
+        park = bill_gid(api, "1-101:PARKING_MONTHLY:2026-11")
+        stub.refuse_next = StripeAPIError(
+            400, "invalid_request_error", "Currency not supported.", code="parameter_invalid"
+        )
+        refused = await pay(api, [park], "refused-00001")
+        assert (
+            refused["payment"]["status"] == "FAILED" and refused["payment"]["clientSecret"] is None
+        )
+        assert refused["userErrors"][0]["code"] == "PAYMENT_FAILED"
+        assert (await my_bills(api))[park]["status"] == "UNPAID"
+
         # It is declined; a second payment pays the fee.
         ref_a = first.provider_ref or ""
         stub.set_intent(ref_a, "requires_payment_method", error_code="card_declined")

@@ -245,6 +245,12 @@ async def test_live_tally_and_validation(api: GraphQLClient, clock):
     )
     draft = later["createProposal"]["proposal"]
     assert (draft["status"], draft["kind"]) == ("DRAFT", "SPECIAL")
+    drafts = await api.gql(
+        "query($c: ID!) { proposals(communityId: $c, status: DRAFT) { edges { node { id } } } }",
+        {"c": api.garden},
+        as_="resident1",
+    )
+    assert draft["id"] in [e["node"]["id"] for e in drafts["proposals"]["edges"]]
     early = await _cast(api, "resident1", draft["id"], "1-101", "FOR", "early")
     assert [e["code"] for e in early["userErrors"]] == ["VOTING_CLOSED"]
     clock.advance(days=1, minutes=1)

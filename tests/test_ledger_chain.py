@@ -108,3 +108,17 @@ async def test_concurrent_postings_form_one_chain(api: GraphQLClient, clock):
     v = await _verify(api)
     assert v.valid and v.entries == n0 + n
     assert await _head(api) == (n0 + n, b0 + sum(10 + i for i in range(n)))
+
+
+async def test_removed_tail_is_reported(api: GraphQLClient, clock):
+    entries = [await _income(api, f"t-{i}", 100 + i) for i in range(3)]
+    async with api.db.transaction() as s:
+        if api.backend.name == "postgres":
+            await s.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            await s.execute(text("DROP TRIGGER ledger_entries_no_delete"))
+        await s.execute(text("DELETE FROM ledger_entries WHERE id = :i"), {"i": entries[-1].id})
+    broken = await _verify(api)
+    # Nothing after the removed entry to break: the head row tells.
+    assert not broken.valid and broken.broken_at is None
+    assert broken.reason == "entries missing at the end"

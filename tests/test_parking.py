@@ -3,6 +3,7 @@ code and by plate, monthly passes, the printable QR code, re-entry."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -328,3 +329,15 @@ async def test_staff_see_stays_and_change_the_tariff(api: GraphQLClient, clock) 
     assert bad["updateParkingTariff"]["userErrors"][0]["field"] == ["input", "freeMinutes"]
     refused = await api.gql(TARIFF, {"t": tariff, "free": 0}, as_="resident1")
     assert refused["updateParkingTariff"]["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_camera_bursts_make_one_stay(api: GraphQLClient, clock) -> None:
+    # A camera (or two bridge processes) reporting the same car at once.
+    await asyncio.gather(*(enter(api, "闽D20250") for _ in range(6)))
+    assert len(await stays(api, "闽D20250")) == 1
+    assert len(await gate_commands(api, "gate_in")) == 1
+    clock.advance(minutes=10)
+    await asyncio.gather(*(at_exit(api, "闽D20250") for _ in range(4)))
+    [stay] = await stays(api, "闽D20250")
+    assert stay.status == "EXITED"
+    assert len(await gate_commands(api, "gate_out")) == 1

@@ -199,6 +199,11 @@ async def test_provider_chosen_from_settings(stripe_stub_server: StripeStub) -> 
     )
     assert stub.intents[state.ref]["amount"] == 250 and state.status == "requires_payment_method"
     assert (await provider.retrieve_intent(state.ref)).client_secret == state.client_secret
+    # The same request under the same key is replayed, not repeated.
+    replay = await provider.create_intent(
+        amount_minor=250, currency="CNY", metadata={"a": "b"}, idempotency_key="settings-1"
+    )
+    assert replay.ref == state.ref and stub.created["payment_intent"] == 1
     # A wrong key and a changed request under one key are refusals, not retriable.
     from pydantic import SecretStr
 

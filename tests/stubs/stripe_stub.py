@@ -92,6 +92,8 @@ class StripeStub:
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     # Make the next N requests fail with a 500 (the library retries them).
     fail_next: int = 0
+    # Refuse the next request with this error (e.g. a 400 invalid_request_error).
+    refuse_next: StripeAPIError | None = None
     _idem: dict[str, tuple[str, int, dict[str, Any]]] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     _seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -155,6 +157,7 @@ class StripeStub:
         self.requests.clear()
         self._idem.clear()
         self.fail_next = 0
+        self.refuse_next = None
 
     # ------------------------------------------------------------ test controls
     def set_intent(self, pi_id: str, status: str, *, error_code: str | None = None) -> None:
@@ -240,6 +243,9 @@ class StripeStub:
         if self.fail_next > 0:
             self.fail_next -= 1
             return self._error(StripeAPIError(500, "api_error", "Something went wrong."))
+        if self.refuse_next is not None:
+            err, self.refuse_next = self.refuse_next, None
+            return self._error(err)
         if request.method != "POST" or key is None:
             return self._answer(*self._route(request, params))
         scoped = f"{self.api_key}:{key}"
