@@ -27,6 +27,7 @@ import signal
 import tempfile
 import time
 from collections import Counter, defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from domain.bills.models import Bill, BillPayment
 from domain.council.models import Ballot, BallotCast, Proposal
 from domain.ledger.models import LedgerEntry
 from domain.notifications.models import Notification, OutboxMessage, PushToken
-from domain.payments.models import Payment
+from domain.payments.models import Payment, WebhookEvent
 from tests.bench.harness import PASSWORD, BenchServer
 from tests.stubs.fcm_stub import FcmStub
 from tests.stubs.stripe_stub import StripeStub
@@ -86,9 +87,17 @@ class Apps:
         self.http = httpx.AsyncClient(timeout=60)
         self.started = 0  # logical operations begun
         self.retries = 0  # attempts that met a dead or restarting server
+        self.retried_ops: set[str] = set()  # idempotency keys sent more than once
+        # While set, answers are thrown away as if the server had died before sending
+        # them (it committed, the app never heard): the app retries with the same key.
+        self.dropping = False
+        self.dropped = 0
+        self.dropped_ops: set[str] = set()
         self.deadline = time.monotonic() + DEADLINE_S
 
-    async def post(self, path: str, **kw: Any) -> httpx.Response:
+    async def post(
+        self, path: str, op: str | None = None, *, keep: bool = False, **kw: Any
+    ) -> httpx.Response:
         while True:
             assert time.monotonic() < self.deadline, f"no definitive answer from {path}"
             try:
@@ -96,15 +105,33 @@ class Apps:
             except httpx.TransportError:
                 r = None
             if r is not None and r.status_code < 500:
-                return r
+                if not self.dropping or keep:
+                    return r
+                self.dropped += 1
+                if op is not None:
+                    self.dropped_ops.add(op)
             # The server is gone or restarting: the same request again, shortly.
             self.retries += 1
+            if op is not None:
+                self.retried_ops.add(op)
             await asyncio.sleep(0.1)
 
-    async def gql(self, query: str, variables: dict[str, Any], token: str | None) -> dict:
+    async def gql(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        token: str | None,
+        op: str | None = None,
+        *,
+        keep: bool = False,
+    ) -> dict:
         headers = {"authorization": f"Bearer {token}"} if token else {}
         r = await self.post(
-            "/graphql", json={"query": query, "variables": variables}, headers=headers
+            "/graphql",
+            op,
+            keep=keep,
+            json={"query": query, "variables": variables},
+            headers=headers,
         )
         body = r.json()
         assert r.status_code == 200 and "errors" not in body, r.text
@@ -251,6 +278,7 @@ async def _run(
     cast_keys: dict[int, list[str]] = defaultdict(list)
     ledger_keys: dict[str, int] = {}
     pay_keys: dict[str, str] = {}  # payer -> key
+    event_ids: list[str] = []  # webhooks sent (each delivered until 2xx)
     run_id = f"{kind}-{int(time.time())}"
 
     async def voter(who: str) -> None:
@@ -267,6 +295,7 @@ async def _run(
                     "k": key,
                 },
                 tokens[who],
+                op=key,
             )
             payload = data["castBallot"]
             assert payload["userErrors"] == [], payload
@@ -292,6 +321,7 @@ async def _run(
                     }
                 },
                 tokens["staff1"],
+                op=key,
             )
             payload = data["postLedgerEntry"]
             assert payload["userErrors"] == [], payload
@@ -303,7 +333,7 @@ async def _run(
         ids = [encode_gid("Bill", b) for b in bills_of[who]]
         apps.started += 1
         while True:
-            data = await apps.gql(PAY, {"ids": ids, "k": key}, tokens[who])
+            data = await apps.gql(PAY, {"ids": ids, "k": key}, tokens[who], op=key)
             payload = data["payBills"]
             assert payload["userErrors"] == [], payload
             if payload["payment"]["clientSecret"]:
@@ -317,6 +347,7 @@ async def _run(
         # again and again until it gets a 2xx.
         stripe.set_intent(pi_id, "succeeded")
         body = stripe.event("payment_intent.succeeded", pi_id)
+        event_ids.append(json.loads(body)["id"])
         r = await apps.post(
             "/webhooks/stripe",
             content=body,
@@ -327,11 +358,6 @@ async def _run(
         )
         assert r.status_code == 200, r.text
 
-    # The emergency notice goes to every resident: a batch of pushes in the outbox.
-    out = await apps.gql(ANNOUNCE, {"c": garden_gid}, tokens["staff1"])
-    assert out["publishAnnouncement"]["userErrors"] == [], out
-    announcement = out["publishAnnouncement"]["announcement"]["id"]
-
     clients = [asyncio.create_task(voter(w)) for w in VOTERS]
     clients += [asyncio.create_task(bookkeeper(w)) for w in range(LEDGER_WORKERS)]
     clients += [asyncio.create_task(payer(w)) for w in PAYERS]
@@ -339,17 +365,27 @@ async def _run(
 
     # ---------------------------------------------------------------- the crash
     async def started_enough() -> bool:
-        return apps.started >= total_ops // 2 or all(c.done() for c in clients)
+        return apps.started >= total_ops // 3 or all(c.done() for c in clients)
 
     await _wait_for("traffic to start", started_enough, timeout=60)
-    # Prefer the moment FCM has accepted pushes it has not answered yet (bounded).
+    # From here on the apps hear nothing more from this process: what it commits now
+    # is answered only after the restart, from the idempotency key.
+    apps.dropping = True
+    # An emergency notice to every resident: a batch of pushes leaves the outbox while
+    # the other operations go on (made before the kill, so not retried: no key).
+    out = await apps.gql(ANNOUNCE, {"c": garden_gid}, tokens["staff1"], keep=True)
+    assert out["publishAnnouncement"]["userErrors"] == [], out
+    announcement = out["publishAnnouncement"]["announcement"]["id"]
+    # Kill at the moment FCM has accepted pushes it has not answered yet (bounded).
     hold_deadline = time.monotonic() + 5
-    while fcm.held == 0 and time.monotonic() < hold_deadline:
+    while (fcm.held == 0 or not apps.dropped_ops) and time.monotonic() < hold_deadline:
         await asyncio.sleep(0.01)
     in_window = fcm.held > 0
     assert first.proc is not None
     first.proc.send_signal(signal.SIGKILL)
+    killed_at = datetime.now(UTC)
     await asyncio.to_thread(first.proc.wait)
+    apps.dropping = False
     in_flight = sum(not c.done() for c in clients)
 
     second = BenchServer(kind, env=env, url=first.url)
@@ -396,6 +432,11 @@ async def _run(
     ours = {k for keys in cast_keys.values() for k in keys}
     assert set(per_key) == ours and set(per_key.values()) == {1}, per_key
     assert set(ballots) == set(acked_choice)
+    # Operations the killed process committed but could not answer: the retry with the
+    # same key got the first result back (counted for the report).
+    replayed = sum(
+        1 for c in casts if c.idempotency_key in apps.retried_ops and _utc(c.cast_at) < killed_at
+    )
     for unit, choice in acked_choice.items():
         assert ballots[unit].choice == choice, (unit, ballots[unit].choice, choice)
         assert ballots[unit].casts == len(CHOICES)
@@ -411,6 +452,11 @@ async def _run(
             )
         )
     per_key = Counter(e.idempotency_key for e in entries if e.idempotency_key in ledger_keys)
+    replayed += sum(
+        1
+        for e in entries
+        if e.idempotency_key in apps.retried_ops and _utc(e.posted_at) < killed_at
+    )
     assert set(per_key) == set(ledger_keys) and set(per_key.values()) == {1}, per_key
     verify = (await apps.gql(VERIFY, {"c": garden_gid}, tokens["staff1"]))["verifyLedger"]
     assert verify["valid"] and verify["brokenAt"] is None, verify
@@ -446,9 +492,24 @@ async def _run(
     assert set(by_key) == {(user_ids[w], k) for w, k in pay_keys.items()}
     assert set(by_key.values()) == {1}, by_key
     assert all(p.status == "SUCCEEDED" for p in payments)
+    replayed += sum(
+        1
+        for p in payments
+        if p.idempotency_key in apps.retried_ops and _utc(p.created_at) < killed_at
+    )
     refs = [p.provider_ref for p in payments]
     assert len(set(refs)) == len(payments) and all(r in stripe.intents for r in refs)
     assert stripe.created["payment_intent"] == len(payments), stripe.created
+    # Each webhook stored once however often it was delivered, and processed once.
+    async with db.reader() as s:
+        events = await _rows(
+            s,
+            select(WebhookEvent).where(WebhookEvent.event_id.in_(event_ids)),  # type: ignore[attr-defined]
+        )
+    assert sorted(e.event_id for e in events) == sorted(event_ids)
+    assert all(e.processed_at is not None and e.result == "SETTLED" for e in events), [
+        (e.event_id, e.result, e.last_error) for e in events
+    ]
     pay_of = {
         user_ids[w]: p.id for p in payments for w in pay_keys if p.payer_user_id == user_ids[w]
     }
@@ -493,12 +554,20 @@ async def _run(
         if (m["data"]["notificationId"], m["token"]) in resent:
             assert m["android"]["collapse_key"] == m["data"]["notificationId"]
             assert m["android"]["notification"]["tag"] == m["data"]["notificationId"]
+    # The kill came after at least one operation was committed but not answered.
+    assert replayed >= 1, (apps.dropped_ops, apps.retried_ops)
     print(
         f"\n[{kind}] killed with {in_flight} client operations in flight "
         f"(FCM answers held back: {'yes' if in_window else 'no'}); "
-        f"{apps.retries} retried attempts; {len(pushes)} pushes, "
+        f"{apps.retries} retried attempts; {len(apps.retried_ops)} operations retried across "
+        f"the crash, {replayed} of them committed by the killed process and answered from "
+        f"their key ({apps.dropped} answers lost); {len(pushes)} pushes, "
         f"{sum(n - 1 for n in resent.values())} re-sent after the crash (same collapse id)"
     )
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _device(who: str) -> str:
