@@ -99,11 +99,19 @@ async def run(h: Harness) -> None:
                 body = resp.json()
                 assert body["data"]["verifyLedger"]["valid"] is True, body
             entries = body["data"]["verifyLedger"]["entries"]
+            # The first call recomputes the chain; the server reuses that answer for an
+            # unchanged head for 30 s (resolvers/ledger.py), which the next calls show.
             h.result(
                 f"{kind}: verifyLedger, {entries} entries",
-                median(times) * 1000,
+                times[0] * 1000,
                 "ms",
-                note=f"median of 3; bulk fill {fill_s:.1f} s",
+                note=f"full recomputation; bulk fill {fill_s:.1f} s",
+            )
+            h.result(
+                f"{kind}: verifyLedger again, unchanged chain",
+                median(times[1:]) * 1000,
+                "ms",
+                note="answer reused",
             )
             if kind != "postgres":
                 continue
