@@ -100,6 +100,9 @@ class StripeStub:
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
     port: int = 0
+    # Answer idempotent POSTs this much later (they are done already); `held` counts them.
+    hold_seconds: float = 0.0
+    held: int = 0
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> StripeStub:
@@ -270,6 +273,14 @@ class StripeStub:
             # Stripe stores the first answer, errors included (except 5xx).
             if status < 500:
                 self._idem[scoped] = (fingerprint, status, obj)
+            if self.hold_seconds:
+                # Done at "Stripe" but not answered yet: a caller killed meanwhile never
+                # learns the result (a retry with the key waits, then gets it replayed).
+                self.held += 1
+                try:
+                    await asyncio.sleep(self.hold_seconds)
+                finally:
+                    self.held -= 1
             return self._answer(status, obj)
 
     def _answer(self, status: int, obj: dict[str, Any]) -> Response:
