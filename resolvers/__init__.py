@@ -28,11 +28,17 @@ def build() -> strawberry.Schema:
     from schema.root import build_schema
 
     import_all()
+
+    # Registration order follows import order, which a test or a tool importing one
+    # resolver module early would change: sort, so the served SDL is always the same.
+    def ordered(classes: list[type]) -> list[type]:
+        return sorted(classes, key=lambda c: (c.__module__, c.__qualname__))
+
     schema = build_schema(
-        queries=[NodeQuery, *roots.queries],
-        mutations=roots.mutations,
-        subscriptions=roots.subscriptions,
-        types=roots.types,
+        queries=[NodeQuery, *ordered(roots.queries)],
+        mutations=ordered(roots.mutations),
+        subscriptions=ordered(roots.subscriptions),
+        types=ordered(roots.types),
     )
     if roots.shared_subscription_fields:
         from resolvers.shared_streams import SharedStreams

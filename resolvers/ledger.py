@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.clock import utcnow
 from core.ids import encode_gid
 from domain.ledger import models as m
 from domain.ledger import service
@@ -95,10 +97,7 @@ class LedgerQuery:
         account: t.LedgerAccount,  # type: ignore[valid-type]
     ) -> t.LedgerVerification:
         cid = parse_id(info, community_id, "Community")
-        async with info.context.reading() as s:
-            v = await service.verify(
-                s, info.context.principal, community_id=cid, account=_account(account)
-            )
+        v = await _verify_shared(info.context, cid, _account(account))
         return t.LedgerVerification(
             valid=v.valid,
             entries=v.entries,
@@ -108,6 +107,48 @@ class LedgerQuery:
             else strawberry.ID(encode_gid("LedgerEntry", v.broken_at)),
             reason=v.reason,
         )
+
+
+# verifyLedger recomputes a whole chain (seconds for 100,000 entries) and every resident
+# may ask. So that asking cannot become a denial of service, callers of one chain share
+# one computation in flight, and its answer is reused for VERIFY_REUSE_S of our clock
+# while the chain's head is unchanged. A new entry changes the head and gets a fresh
+# check; tampering below an unchanged head is reported at most that long after it is
+# first asked about.
+VERIFY_REUSE_S = 30
+_verified: dict[tuple[int, int, str, int, str], tuple[datetime, asyncio.Future[Any]]] = {}
+
+
+async def _verify_shared(ctx: Context, community_id: int, account: Any) -> Any:
+    async with ctx.reading() as s:
+        # Authorization first, per caller: a shared answer is never a shortcut past it.
+        head = await service.chain_head(
+            s, ctx.principal, community_id=community_id, account=account
+        )
+    key = (id(ctx.db), community_id, str(account), *head)
+    now = utcnow()
+    hit = _verified.get(key)
+    if hit is not None and (not hit[1].done() or now - hit[0] < timedelta(seconds=VERIFY_REUSE_S)):
+        return await asyncio.shield(hit[1])
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    for k in [
+        k
+        for k, (at, f) in _verified.items()
+        if f.done() and now - at >= timedelta(seconds=VERIFY_REUSE_S)
+    ]:
+        del _verified[k]
+    _verified[key] = (now, future)
+    try:
+        async with ctx.db.reader() as s:
+            result = await service.verify_chain(s, community_id=community_id, account=account)
+    except BaseException as exc:
+        _verified.pop(key, None)
+        future.set_exception(exc)
+        future.exception()  # retrieved: the waiters, if any, get it through the shield
+        raise
+    future.set_result(result)
+    _verified[key] = (utcnow(), future)
+    return result
 
 
 @mutation

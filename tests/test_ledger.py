@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 
@@ -19,6 +20,7 @@ from domain.council.models import Proposal
 from domain.ledger import service as ledger
 from domain.ledger.models import LedgerEntry
 from domain.notifications.models import Notification
+from resolvers.ledger import VERIFY_REUSE_S
 from tests.support import GraphQLClient
 
 POST = """
@@ -283,7 +285,9 @@ async def test_postings_rules_summary_export(api: GraphQLClient, clock):
         )
     ).status_code == 400
 
-    # Tampering in the database (bypassing the append-only trigger) is named by the API.
+    # Tampering in the database (bypassing the append-only trigger) is named by the API
+    # (once the answer given above, reused for VERIFY_REUSE_S, has aged out).
+    clock.advance(seconds=VERIFY_REUSE_S + 1)
     victim = decode_gid(ok["entry"]["id"])[1]
     async with api.db.transaction() as s:
         if api.backend.name == "postgres":
@@ -346,3 +350,38 @@ async def test_monthly_statement_once(api: GraphQLClient, clock):
         if e["node"]["category"] == "LEDGER_STATEMENT"
     ]
     assert titles == ["Demo Garden: fund statement for 2026-10"]
+
+
+async def test_verification_is_shared_not_repeated(api: GraphQLClient, clock, monkeypatch):
+    """Residents asking at once share one recomputation; an unchanged chain's answer is
+    reused for a while; a new entry or time passing brings a fresh check."""
+    from domain.ledger import service as ledger_service
+
+    runs = 0
+    real = ledger_service.verify_chain
+
+    async def counting(*args: Any, **kw: Any) -> Any:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(0.05)  # long enough for the others to arrive meanwhile
+        return await real(*args, **kw)
+
+    monkeypatch.setattr(ledger_service, "verify_chain", counting)
+    variables = {"c": api.garden, "a": "COMMON_INCOME"}
+    answers = await asyncio.gather(
+        *[api.gql(VERIFY, variables, as_=who) for who in ("resident1", "resident2", "tenant1") * 4]
+    )
+    assert runs == 1 and all(a["verifyLedger"]["valid"] for a in answers)
+    await api.gql(VERIFY, variables, as_="resident1")
+    assert runs == 1
+    # Not a shortcut past authorization: another community is still refused.
+    assert (await api.errors(VERIFY, variables, as_="residentb"))[0]["extensions"]["code"] in (
+        "FORBIDDEN",
+        "NOT_FOUND",
+    )
+    await _post(api, "share-1", 500, account="COMMON_INCOME", category="PARKING")
+    await api.gql(VERIFY, variables, as_="resident1")
+    assert runs == 2
+    clock.advance(seconds=VERIFY_REUSE_S + 1)
+    await api.gql(VERIFY, variables, as_="resident1")
+    assert runs == 3

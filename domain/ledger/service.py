@@ -515,6 +515,19 @@ async def verify(
     return await verify_chain(session, community_id=community_id, account=account, batch=batch)
 
 
+async def chain_head(
+    session: AsyncSession, principal: Principal, *, community_id: int, account: Account
+) -> tuple[int, str]:
+    """The chain's length and head hash as recorded on its account row, for a reader."""
+    _require_reader(principal, community_id)
+    head = await session.scalar(
+        select(LedgerAccount).where(
+            LedgerAccount.community_id == community_id, LedgerAccount.account == account.value
+        )
+    )
+    return (0, GENESIS_HASH) if head is None else (head.entries, head.head_hash)
+
+
 async def verify_chain(
     session: AsyncSession, *, community_id: int, account: Account, batch: int = 5000
 ) -> Verification:
