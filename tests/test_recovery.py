@@ -596,6 +596,10 @@ async def _run(
     # Re-sends (only after a crash between FCM's acceptance and our record) carry the
     # notification's own collapse id, so the device shows them once.
     resent = {key: n for key, n in pushes.items() if n > 1}
+    # One crash: a push is sent at most twice, and only for a row the dead process had
+    # claimed (claimed again after its lease ran out).
+    attempts = {encode_gid("Notification", o.notification_id): o.attempts for o in outbox}
+    assert all(n == 2 and attempts[gid] >= 2 for (gid, _), n in resent.items()), resent
     for m in messages:
         if (m["data"]["notificationId"], m["token"]) in resent:
             assert m["android"]["collapse_key"] == m["data"]["notificationId"]
