@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import signal
 import tempfile
 import time
@@ -93,6 +94,7 @@ class Apps:
         self.dropping = False
         self.dropped = 0
         self.dropped_ops: set[str] = set()
+        self.server_errors: list[str] = []  # 5xx answers: a bug, even if a retry works
         self.deadline = time.monotonic() + DEADLINE_S
 
     async def post(
@@ -110,6 +112,8 @@ class Apps:
                 self.dropped += 1
                 if op is not None:
                     self.dropped_ops.add(op)
+            elif r is not None:
+                self.server_errors.append(f"{r.status_code} {path}: {r.text[:300]}")
             # The server is gone or restarting: the same request again, shortly.
             self.retries += 1
             if op is not None:
@@ -206,6 +210,11 @@ async def test_kill_mid_traffic_and_restart(kind):
         await first.stop()  # drops the database it made
         await stripe.stop()
         fcm.stop()
+    # Every error the server hid behind a retry would be in its log (level ERROR).
+    for log in tmp.glob("*.log"):
+        text = log.read_text(encoding="utf-8", errors="replace")
+        assert "Traceback" not in text and "unexpected error" not in text, text[-4000:]
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def _run(
@@ -405,6 +414,9 @@ async def _run(
     killed_at = datetime.now(UTC)
     await asyncio.to_thread(first.proc.wait)
     apps.dropping = False
+    # Nothing answers on the port any more (no orphaned worker kept serving).
+    with pytest.raises(httpx.TransportError):
+        await apps.http.get(f"{first.base_url}/readyz")
     in_flight = sum(not c.done() for c in clients)
 
     second = BenchServer(kind, env=env, url=first.url)
@@ -412,6 +424,7 @@ async def _run(
     second.log_path = tmp / "second.log"
     restarted.append(second)
     await second.start()
+    assert second.proc is not None and second.proc.poll() is None
 
     results = await asyncio.gather(*clients, return_exceptions=True)
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -583,10 +596,17 @@ async def _run(
     # Re-sends (only after a crash between FCM's acceptance and our record) carry the
     # notification's own collapse id, so the device shows them once.
     resent = {key: n for key, n in pushes.items() if n > 1}
+    # One crash: a push is sent at most twice, and only for a row the dead process had
+    # claimed (claimed again after its lease ran out).
+    attempts = {encode_gid("Notification", o.notification_id): o.attempts for o in outbox}
+    assert all(n == 2 and attempts[gid] >= 2 for (gid, _), n in resent.items()), resent
     for m in messages:
         if (m["data"]["notificationId"], m["token"]) in resent:
             assert m["android"]["collapse_key"] == m["data"]["notificationId"]
             assert m["android"]["notification"]["tag"] == m["data"]["notificationId"]
+    assert apps.server_errors == []
+    # The new process served everything after the kill (it did not fail to start).
+    assert second.proc.poll() is None
     # The kill came after at least one operation was committed but not answered.
     assert replayed >= 1, (apps.dropped_ops, apps.retried_ops)
     print(
