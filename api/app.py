@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -89,12 +91,30 @@ class SubscriptionApp(GraphQL):
             keep_alive_interval=15,
         )
         self.state = state
+        # Subscribers sharing one execution (resolvers/shared_streams.py) receive the
+        # same result object: its JSON is encoded once, not once per subscriber.
+        self._frames: OrderedDict[int, tuple[Any, str]] = OrderedDict()
         # Each subscription holds a task and a bus queue: a ceiling per connection keeps
         # one client from exhausting them. Strawberry answers the extra `subscribe` with
         # an `error` message for that operation and keeps the connection.
         self.max_subscriptions_per_connection = (
             state.settings.graphql_max_subscriptions_per_connection
         )
+
+    def encode_json(self, data: object) -> str:
+        if isinstance(data, dict) and data.get("type") == "next":
+            payload = data.get("payload")
+            if isinstance(payload, dict) and payload.keys() == {"data"}:
+                result = payload["data"]
+                hit = self._frames.get(id(result))
+                if hit is None or hit[0] is not result:
+                    hit = (result, super().encode_json(result))
+                    self._frames[id(result)] = hit
+                    while len(self._frames) > 256:
+                        self._frames.popitem(last=False)
+                opid = json.dumps(data.get("id"))
+                return f'{{"id":{opid},"type":"next","payload":{{"data":{hit[1]}}}}}'
+        return super().encode_json(data)
 
     async def get_context(self, request: Any, response: Any) -> Context:  # type: ignore[override]
         from core.principal import ANONYMOUS

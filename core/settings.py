@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     # Stable per bridge process so that its broker session (subscriptions, queued
     # messages) survives a restart; default: host name and process id.
     mqtt_client_id: str | None = None
-    mqtt_queue_size: int = 5000
+    mqtt_queue_size: int = 20000
     # Raw device readings are deleted after this many days (hourly roll-ups stay).
     device_readings_retention_days: int = 30
 

@@ -97,7 +97,7 @@ class DeviceBridge:
         *,
         shared_group: str | None = None,
         batch_size: int = 500,
-        queue_size: int = 5000,
+        queue_size: int = 20000,
         client_id: str | None = None,
         command_retry_s: float = 2.0,
         topic_root: str = "linli",

@@ -214,6 +214,17 @@ async def test_rules_duration_hysteresis_escalation_and_repeat_count(api, clock)
     [alarm] = await alarms_of(api, "G-MH-N1")
     assert (alarm["type"], alarm["severity"]) == ("COVER_TILT", "MINOR")
 
+    # Cleared by hand: staff may, another community's user is told it does not exist.
+    clear = (
+        'mutation($a: ID!) { clearAlarm(input: {alarmId: $a, note: "cover reseated"}) '
+        "{ alarm { status clearedAt } userErrors { code field } } }"
+    )
+    r = await api.gql(clear, {"a": alarm["id"]}, as_="residentb")
+    assert r["clearAlarm"]["userErrors"] == [{"code": "NOT_FOUND", "field": ["input", "alarmId"]}]
+    r = await api.gql(clear, {"a": alarm["id"]}, as_="staff1")
+    assert r["clearAlarm"]["alarm"]["status"] == "CLEARED_UNACK"
+    assert r["clearAlarm"]["alarm"]["clearedAt"] is not None
+
 
 async def test_inactivity_raises_device_offline_and_speaking_clears_it(api, clock):
     await send(api, "G-1-ELEV-A", {"floor": 3, "door_open": False, "stuck": False})

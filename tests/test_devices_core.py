@@ -97,6 +97,19 @@ async def test_http_telemetry_shapes_auth_and_rollups(api, clock):
         prev = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
         assert by_hour[prev].count == 1 and by_hour[prev].max_value == 280
 
+    # Retention: raw readings go after the retention period, the roll-ups stay.
+    from datetime import timedelta
+
+    from domain.devices.jobs import purge_old_readings
+
+    async with api.db.transaction() as s:
+        assert await purge_old_readings(s, now=t0 + timedelta(days=29), retention_days=30) == 0
+    async with api.db.transaction() as s:
+        assert await purge_old_readings(s, now=t0 + timedelta(days=31), retention_days=30) == 4
+    async with api.db.reader() as s:
+        assert await s.scalar(select(func.count()).select_from(DeviceReading)) == 0
+        assert await s.scalar(select(func.count()).select_from(DeviceUsageHourly)) > 0
+
 
 async def test_kind_handlers_run_in_the_ingest_transaction(api, clock):
     seen: list[tuple[str, dict[str, Any]]] = []

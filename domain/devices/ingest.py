@@ -108,7 +108,8 @@ async def ingest(
             await evaluate(session, device, ordered, now)
         _apply_latest(device, ordered, now)
     if raw:
-        await session.execute(insert(DeviceReading), raw)
+        # Core insert of the table: an executemany without the ORM's per-row bookkeeping.
+        await session.execute(insert(DeviceReading.__table__), raw)  # type: ignore[attr-defined]
     if usage:
         await _fold_usage(session, usage)
     return len(raw)

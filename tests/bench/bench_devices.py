@@ -173,6 +173,42 @@ def _subscriber_process(
     out.send(asyncio.run(main()))
 
 
+async def _pipeline(h: Harness, url: str) -> None:
+    """The ingest pipeline alone, in this process: parse, rules, raw insert, roll-ups and
+    device updates, batches of 1000 readings per transaction (the bridge's writer minus
+    MQTT). Shows how much of the MQTT figure the database side leaves."""
+    import domain.alarms.rules
+    import domain.registry
+    import domain.workorders.service  # noqa: F401
+    from core import keys
+    from core.clock import utcnow
+    from core.db import Database
+    from domain.devices.ingest import devices_by_code, ingest
+    from domain.devices.payloads import parse
+
+    keys.configure(b"bench-pipeline-" + b"z" * 40)
+    db = Database(url)
+    batches = 5 if h.quick else 30
+    started = time.perf_counter()
+    for _ in range(batches):
+        now = utcnow()
+        groups: dict[str, list[Any]] = {}
+        for i in range(1000):
+            code, values = CODES[i % len(CODES)]
+            groups.setdefault(code, []).extend(parse(dict(values), now))
+        async with db.transaction() as session:
+            devices = await devices_by_code(session, groups)
+            await ingest(session, [(devices[c], r) for c, r in groups.items()])
+    rate = batches * 1000 / (time.perf_counter() - started)
+    await db.dispose()
+    h.result(
+        "devices: ingest pipeline alone (DB + rules, in-process)",
+        rate,
+        "readings/s",
+        note="no MQTT: parse, rules, batched writes",
+    )
+
+
 def _pct(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -284,5 +320,6 @@ async def run(h: Harness) -> None:
             )
         finally:
             await srv.stop()
+        await _pipeline(h, srv.url)
     finally:
         await broker.cleanup()

@@ -100,6 +100,12 @@ class StripeStub:
     _server: uvicorn.Server | None = None
     _task: asyncio.Task[None] | None = None
     port: int = 0
+    # Answer this much later (what was asked is done already; replays are not held);
+    # `held` counts the answers being held back.
+    hold_seconds: float = 0.0
+    hold_reads_seconds: float = 0.0  # the same for GETs (e.g. retrieving an intent)
+    held: int = 0
+    held_reads: int = 0
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> StripeStub:
@@ -247,7 +253,9 @@ class StripeStub:
             err, self.refuse_next = self.refuse_next, None
             return self._error(err)
         if request.method != "POST" or key is None:
-            return self._answer(*self._route(request, params))
+            answer = self._answer(*self._route(request, params))
+            await self._hold(read=request.method == "GET")
+            return answer
         scoped = f"{self.api_key}:{key}"
         lock = self._locks.setdefault(scoped, asyncio.Lock())
         async with lock:
@@ -270,7 +278,21 @@ class StripeStub:
             # Stripe stores the first answer, errors included (except 5xx).
             if status < 500:
                 self._idem[scoped] = (fingerprint, status, obj)
+            # Done at "Stripe" but not answered yet: a caller killed meanwhile never
+            # learns the result (a retry with the key waits, then gets it replayed).
+            await self._hold()
             return self._answer(status, obj)
+
+    async def _hold(self, read: bool = False) -> None:
+        seconds = self.hold_reads_seconds if read else self.hold_seconds
+        if seconds:
+            self.held += 1
+            self.held_reads += read
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                self.held -= 1
+                self.held_reads -= read
 
     def _answer(self, status: int, obj: dict[str, Any]) -> Response:
         resp = JSONResponse(obj, status_code=status)
