@@ -25,7 +25,9 @@ async def main(argv: list[str]) -> int:
             continue
         print(f"== {name}", flush=True)
         module = importlib.import_module(f"tests.bench.{name}")
+        t0 = time.perf_counter()
         await module.run(harness)
+        print(f"   ({name}: {time.perf_counter() - t0:.0f} s)", flush=True)
     print()
     print(harness.table())
     print(f"\n(total {time.perf_counter() - started:.0f} s)")

@@ -286,7 +286,7 @@ class Harness:
     def __init__(self, quick: bool = False) -> None:
         self.results: list[Result] = []
         self.quick = quick
-        self.seconds = 2.0 if quick else 5.0
+        self.seconds = 2.0 if quick else 3.0
 
     def result(
         self,
