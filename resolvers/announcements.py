@@ -138,6 +138,7 @@ class AnnouncementsMutation:
                 ],
                 pinned=input.pinned,
                 publish_at=input.publish_at,
+                idempotency_key=input.idempotency_key,
             )
             return {"announcement": t.Announcement.from_row(row)}
 

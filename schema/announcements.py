@@ -129,6 +129,11 @@ class PublishAnnouncementInput:
     publish_at: datetime | None = strawberry.field(
         default=None, description="A future time schedules it (NORMAL only); omitted: at once."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="A retried request with the same key returns the same announcement "
+        "and notifies nobody twice.",
+    )
 
 
 @strawberry.input

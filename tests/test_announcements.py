@@ -322,3 +322,39 @@ async def test_concurrent_sweeps_publish_a_scheduled_announcement_once(api, cloc
         ).all()
     assert notified and all(n == 1 for _, n in per_user)
     assert sum(counts) >= 1
+
+
+async def test_retried_publish_with_one_key_publishes_and_notifies_once(api, clock):
+    """A staff app that lost the answer retries with the same key, even several times at
+    once: one announcement, each resident notified once."""
+    import asyncio
+
+    payload = {
+        "communityId": api.garden,
+        "kind": "EMERGENCY",
+        "titleZh": "停水通知",
+        "bodyZh": "今晚停水。",
+        "idempotencyKey": "outage-2026-11-23",
+    }
+    answers = await asyncio.gather(
+        *[api.gql(PUBLISH, {"input": payload}, as_="staff1") for _ in range(8)]
+    )
+    ids = {a["publishAnnouncement"]["announcement"]["id"] for a in answers}
+    assert len(ids) == 1 and all(not a["publishAnnouncement"]["userErrors"] for a in answers)
+    [gid] = ids
+    notified = await _notified(api, gid)
+    assert notified
+    async with api.db.reader() as s:
+        count = await s.scalar(select(func.count()).where(Notification.category == "ANNOUNCEMENT"))
+        assert count == len(notified)  # nobody twice
+    # The same author's key reused for another community is a conflict; nothing stored.
+    mine = {**payload, "kind": "NORMAL", "idempotencyKey": "m-1"}
+    first = await api.gql(PUBLISH, {"input": mine}, as_="manager")
+    assert first["publishAnnouncement"]["announcement"] is not None
+    async with api.db.reader() as s:
+        before = await s.scalar(select(func.count()).select_from(Announcement))
+    clash = await api.gql(PUBLISH, {"input": {**mine, "communityId": api.heights}}, as_="manager")
+    assert clash["publishAnnouncement"]["announcement"] is None
+    assert [e["code"] for e in clash["publishAnnouncement"]["userErrors"]] == ["CONFLICT"]
+    async with api.db.reader() as s:
+        assert await s.scalar(select(func.count()).select_from(Announcement)) == before

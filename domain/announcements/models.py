@@ -18,6 +18,8 @@ class Announcement(SQLModel, table=True):
         Index("ix_announcements_feed", "community_id", "published_at"),
         # The scheduled-publishing sweep looks only at the not yet published.
         Index("ix_announcements_due", "publish_at", "published_at"),
+        # A staff app retrying a publish after a lost answer must not notify twice.
+        UniqueConstraint("created_by", "idempotency_key", name="uq_announcements_author_key"),
     )
     id: int | None = Field(default=None, primary_key=True)
     community_id: int = fk("communities.id", index=False)
@@ -36,6 +38,7 @@ class Announcement(SQLModel, table=True):
     # Recipients notified when published (the denominator of the read count).
     audience_count: int = 0
     created_by: int = fk("users.id", index=False)
+    idempotency_key: str | None = Field(default=None, max_length=100)
     created_at: datetime = created_at_field()
 
 

@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utcnow
 from core.db import emit
-from core.errors import Forbidden, Invalid, NotFound
+from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.ids import encode_gid
 from core.principal import Principal
 from domain.accounts.models import Building
@@ -49,8 +50,12 @@ async def publish(
     building_ids: Sequence[int] = (),
     pinned: bool = False,
     publish_at: datetime | None = None,
+    idempotency_key: str | None = None,
 ) -> Announcement:
     """Create an announcement; it goes out now, or at `publish_at` through the sweep.
+
+    With `idempotency_key`, a retry by the same author returns the first announcement
+    (racing retries included: the database's unique key decides) and sends nothing.
 
     EMERGENCY goes out at once to everyone in scope as a CRITICAL notification (which
     the notification rules push through quiet hours and the hourly cap); NORMAL is an
@@ -60,6 +65,12 @@ async def publish(
         raise Forbidden()
     if kind not in KINDS:
         raise Invalid(field=["input", "kind"])
+    if idempotency_key is not None:
+        if not idempotency_key or len(idempotency_key) > 100:
+            raise Invalid("error.idempotency_key", field=["input", "idempotencyKey"])
+        earlier = await _by_key(session, principal, idempotency_key, community_id)
+        if earlier is not None:
+            return earlier
     title_zh, title_en = _clean(title_zh), _clean(title_en)
     body_zh, body_en = _clean(body_zh), _clean(body_en)
     if not (title_zh or title_en) or any(t and len(t) > 200 for t in (title_zh, title_en)):
@@ -94,9 +105,19 @@ async def publish(
         whole_community=not wanted,
         publish_at=publish_at if scheduled and publish_at else now,
         created_by=principal.user_id,
+        idempotency_key=idempotency_key,
     )
-    session.add(row)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        # A concurrent request with the same key committed first (PostgreSQL waited on
+        # the unique index for it): answer with its announcement.
+        earlier = await _by_key(session, principal, idempotency_key or "", community_id)
+        if idempotency_key is None or earlier is None:
+            raise
+        return earlier
     assert row.id is not None
     session.add_all(AnnouncementBuilding(announcement_id=row.id, building_id=b) for b in wanted)
     await session.flush()
@@ -161,6 +182,19 @@ async def _go_out(
         f"announcements:{row.community_id}",
         {"announcementId": row.id, "kind": row.kind},
     )
+
+
+async def _by_key(
+    session: AsyncSession, principal: Principal, key: str, community_id: int
+) -> Announcement | None:
+    row = await session.scalar(
+        select(Announcement).where(
+            Announcement.created_by == principal.user_id, Announcement.idempotency_key == key
+        )
+    )
+    if row is not None and row.community_id != community_id:
+        raise Conflict("error.idempotency_key", field=["input", "idempotencyKey"])
+    return row
 
 
 async def publish_due(session: AsyncSession, *, now: datetime, limit: int = 100) -> int:
