@@ -16,7 +16,12 @@ from graphql import (
     build_schema,
 )
 
-CONTRACT = Path(__file__).resolve().parents[2] / "shared" / "contract" / "app-contract.graphql"
+# The apps' contract lives beside the repository (../shared); a copy is committed in
+# schema/ so that a checkout anywhere (CI) still checks against it. When both exist
+# the shared one wins, and the copy must be refreshed when it changes.
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "contract" / "app-contract.graphql"
+_COPY = Path(__file__).resolve().parents[1] / "schema" / "app-contract.graphql"
+CONTRACT = _SHARED if _SHARED.exists() else _COPY
 
 
 def load_contract() -> GraphQLSchema:

@@ -42,3 +42,12 @@ def test_served_schema_contains_the_contract(served):
         if item not in diffs and item.split(".")[0].split("@")[0] not in diffs
     )
     assert not stale, f"served now, remove from PENDING: {stale}"
+
+
+def test_committed_contract_copy_is_current():
+    from tests.contract import _COPY, _SHARED
+
+    if _SHARED.exists():
+        assert _COPY.read_text(encoding="utf-8") == _SHARED.read_text(encoding="utf-8"), (
+            "the contract changed: copy ../shared/contract/app-contract.graphql to schema/"
+        )
