@@ -19,6 +19,9 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 
 import resolvers
 from api.auth import PrincipalResolver
@@ -77,9 +80,31 @@ def make_bus(settings: Settings, db: Database) -> EventBus:
     return PostgresBus(db.url)
 
 
+class _TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
+    """Strawberry's graphql-transport-ws handler, refusing a malformed `subscribe` (a
+    payload that is not an object with a string `query`) with close code 4400 as the
+    protocol asks, instead of failing inside the handler (found by `make soak`)."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        payload = message.get("payload")
+        if (
+            not isinstance(message.get("id"), str)
+            or not isinstance(payload, dict)
+            or not isinstance(payload.get("query"), str)
+            or not isinstance(payload.get("variables") or {}, dict)
+            or not isinstance(payload.get("operationName") or "", str)
+            or not isinstance(payload.get("extensions") or {}, dict)
+        ):
+            await self.handle_invalid_message("Invalid subscribe message")
+            return
+        await super().handle_subscribe(message)
+
+
 class SubscriptionApp(GraphQL):
     """Strawberry's WebSocket handling (graphql-transport-ws and graphql-ws); auth from
     the connection_init payload, refused with 4403."""
+
+    graphql_transport_ws_handler_class = _TransportWSHandler
 
     def __init__(self, state: AppState) -> None:
         super().__init__(

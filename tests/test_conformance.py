@@ -153,3 +153,26 @@ async def test_subscriptions_beyond_the_limit_are_refused(api: GraphQLClient) ->
         assert msg["type"] == "next" and msg["data" if "data" in msg else "payload"]
     finally:
         await ws.close()
+
+
+async def test_malformed_subscribe_is_closed_with_4400(api: GraphQLClient) -> None:
+    """A `subscribe` whose payload is not an object with a string query is a protocol
+    error (close 4400), not a failure inside the server; the next client is served."""
+    import websockets
+
+    for bad in ("just a string", {"query": 42}, {"query": ALERTS, "variables": [1]}):
+        ws = WSClient(api.ws_url())
+        await ws.connect(api.token("staff1"))
+        try:
+            await ws.ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": bad}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.next()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400, bad
+        finally:
+            await ws.close()
+    ws = WSClient(api.ws_url())
+    await ws.connect(api.token("staff1"))
+    await ws.subscribe(ALERTS, {"c": api.garden})
+    await _smoke(api)
+    assert (await ws.next())["type"] == "next"
+    await ws.close()

@@ -119,10 +119,15 @@ class Soak:
                 self.fields.add(f"Subscription.{f['name']}")
             self.tokens["anon"] = ""
             data, _ = await self.gql(
-                client, base, "{ me { memberships { community { id } } } }", {}, RESIDENTS[0]
+                client,
+                base,
+                "{ me { memberships { community { id } units { id } } } }",
+                {},
+                RESIDENTS[0],
             )
             assert data is not None
             self.ids["community"] = data["me"]["memberships"][0]["community"]["id"]
+            self.ids["unit"] = data["me"]["memberships"][0]["units"][0]["id"]
 
 
 # ---------------------------------------------------------------- operations
@@ -137,8 +142,17 @@ async def op_inbox(s: Soak, c: httpx.AsyncClient, base: str) -> str | None:
 
 
 async def op_mark_read(s: Soak, c: httpx.AsyncClient, base: str) -> str | None:
-    q = "mutation { markNotificationsRead(input: {all: true}) { userErrors { code } } }"
-    return (await s.gql(c, base, q, {}, random.choice(RESIDENTS)))[1]
+    who = random.choice(RESIDENTS)
+    data, err = await s.gql(
+        c, base, "{ notifications(first: 5) { edges { node { id } } } }", {}, who
+    )
+    if err or not data:
+        return err
+    ids = [e["node"]["id"] for e in data["notifications"]["edges"]]
+    if not ids:
+        return None
+    q = "mutation($i: [ID!]!) { markNotificationsRead(input: {ids: $i}) { userErrors { code } } }"
+    return (await s.gql(c, base, q, {"i": ids}, who))[1]
 
 
 async def op_bills(s: Soak, c: httpx.AsyncClient, base: str) -> str | None:
@@ -163,10 +177,11 @@ async def op_book(s: Soak, c: httpx.AsyncClient, base: str) -> str | None:
         return err
     offering = random.choice(data["serviceOfferings"]["edges"])["node"]["id"]
     m = (
-        "mutation($o: ID!, $k: String!) { bookService(input: {offeringId: $o, "
-        "idempotencyKey: $k}) { booking { id } userErrors { code } } }"
+        "mutation($o: ID!, $u: ID!, $k: String!) { bookService(input: {offeringId: $o, "
+        "unitId: $u, idempotencyKey: $k}) { booking { id } userErrors { code } } }"
     )
-    data, err = await s.gql(c, base, m, {"o": offering, "k": uuid.uuid4().hex}, RESIDENTS[0])
+    variables = {"o": offering, "u": s.ids["unit"], "k": uuid.uuid4().hex}
+    data, err = await s.gql(c, base, m, variables, RESIDENTS[0])
     if err:
         return err
     codes = {e["code"] for e in (data or {}).get("bookService", {}).get("userErrors", [])}
@@ -185,7 +200,7 @@ async def op_proposals(s: Soak, c: httpx.AsyncClient, base: str) -> str | None:
 
 async def op_ledger(s: Soak, c: httpx.AsyncClient, base: str) -> str | None:
     q = (
-        "query($c: ID!) { ledgerSummary(communityId: $c) { account } "
+        "query($c: ID!) { ledgerSummary(communityId: $c, account: COMMON_INCOME) { account } "
         "ledger(communityId: $c, account: COMMON_INCOME, first: 20) { totalCount } }"
     )
     return (await s.gql(c, base, q, {"c": s.ids["community"]}, random.choice(RESIDENTS)))[1]
@@ -252,7 +267,9 @@ async def subscriber(s: Soak, deadline: float, i: int, who: str, doc: str) -> No
                     )
                 )
                 await ws.recv()
-                await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": doc}))
+                await ws.send(
+                    json.dumps({"id": "1", "type": "subscribe", "payload": json.loads(doc)})
+                )
                 while time.monotonic() < deadline:
                     try:
                         await asyncio.wait_for(ws.recv(), 5)
@@ -279,7 +296,9 @@ async def devices(s: Soak, deadline: float) -> None:
     if err or not data:
         return
     codes = [e["node"]["code"] for e in data["devices"]["edges"]]
-    community = s.ids.get("community_code", "demo-garden")
+    from core.ids import decode_gid
+
+    community = decode_gid(s.ids["community"])[1]  # topics carry the numeric id
     try:
         async with aiomqtt.Client("127.0.0.1", 1883) as mqtt:
             while time.monotonic() < deadline:
@@ -306,7 +325,13 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--bus", default="postgres", help="memory | postgres | redis")
     args = parser.parse_args(argv)
 
-    env = {"LINLI_BUS": args.bus, "LINLI_MQTT_URL": "mqtt://127.0.0.1:1883"}
+    # Both processes run the bridge; a shared subscription splits the readings between
+    # them (as in production) instead of ingesting each twice.
+    env = {
+        "LINLI_BUS": args.bus,
+        "LINLI_MQTT_URL": "mqtt://127.0.0.1:1883",
+        "LINLI_MQTT_SHARED_GROUP": "soak",
+    }
     first = BenchServer("postgres", env=env)
     await first.prepare_database()
     second = BenchServer("postgres", env=env, url=first.url)
