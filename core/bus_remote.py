@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from abc import ABC, abstractmethod
 from typing import Any
 
 import orjson
@@ -32,7 +33,10 @@ def _encode(topic: str, event: dict[str, Any]) -> bytes:
     return orjson.dumps({"t": topic, "e": event})
 
 
-class _RemoteBus(InProcessBus):
+class _RemoteBus(InProcessBus, ABC):
+    """What both remote buses share: local delivery, the listener's reconnect loop.
+    Each transport says how to listen once (until its connection is lost)."""
+
     def __init__(self, queue_size: int = 1000) -> None:
         super().__init__(queue_size)
         self._task: asyncio.Task[None] | None = None
@@ -76,8 +80,9 @@ class _RemoteBus(InProcessBus):
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10.0)
 
+    @abstractmethod
     async def _listen_once(self) -> None:
-        raise NotImplementedError
+        """Listen on the channel until the connection is lost (then raise)."""
 
     async def _close(self) -> None:
         return None
